@@ -1,0 +1,42 @@
+# Thin wrapper over CMake. `make run` and `make test` install whatever is
+# missing first (scripts/install-deps), then configure and build.
+BUILD     ?= build
+ASAN      ?= build-asan
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+ARGS      ?=
+CMAKE_GEN := cmake -S . -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+.PHONY: all deps build build-asan run test test-release test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@$(CMAKE_GEN) -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@$(CMAKE_GEN) -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug \
+		-DTCP_SERVER_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+
+run: build
+	$(BUILD)/bin/tcp_server -v $(ARGS)
+
+test-release: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
+
+test: test-release test-asan
+
+bench: build
+	@scripts/bench $(BUILD)/bin
+
+clean:
+	rm -rf $(BUILD) $(ASAN)
