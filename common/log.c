@@ -1,0 +1,111 @@
+/*
+ * Line-oriented logging to stderr. Every line is formatted into one buffer
+ * and written with a single write(2), so the supervisor's and the workers'
+ * lines never interleave mid-line. Nothing here allocates.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 1024
+
+static const char *log_role = "main";
+static int log_verbose;
+
+static const char *const level_names[] = {
+    [LOG_ERROR] = "ERROR",
+    [LOG_WARN] = "WARN",
+    [LOG_INFO] = "INFO",
+    [LOG_DEBUG] = "DEBUG",
+};
+
+void log_init(const char *role, int verbose)
+{
+    log_role = role;
+    log_verbose = verbose;
+}
+
+bool log_enabled(enum log_level level)
+{
+    return level <= LOG_WARN || log_verbose > 0;
+}
+
+static void log_vwrite(enum log_level level, bool with_errno, const char *fmt,
+                       va_list ap)
+{
+    int saved = errno;
+    char line[LOG_LINE_MAX];
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
+    int r;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+    r = snprintf(line + n, sizeof(line) - n, ".%03ld [%s %s %ld] ",
+                 ts.tv_nsec / 1000000, level_names[level], log_role,
+                 (long)getpid());
+    if (r > 0)
+        n += (size_t)r;
+    if (n < sizeof(line)) {
+        r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+        if (r > 0)
+            n += (size_t)r;
+    }
+    if (with_errno && n < sizeof(line)) {
+        r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(saved));
+        if (r > 0)
+            n += (size_t)r;
+    }
+    if (n > sizeof(line) - 2)
+        n = sizeof(line) - 2;
+    line[n++] = '\n';
+
+    /* A failed log write has nowhere to be reported; ignore it. */
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(STDERR_FILENO, line + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    errno = saved;
+}
+
+void log_write(enum log_level level, bool with_errno, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vwrite(level, with_errno, fmt, ap);
+    va_end(ap);
+}
+
+void fatal(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vwrite(LOG_ERROR, true, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void fatalx(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vwrite(LOG_ERROR, false, fmt, ap);
+    va_end(ap);
+    exit(1);
+}
