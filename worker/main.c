@@ -1,0 +1,205 @@
+/*
+ * tcp_server_worker: plain blocking code with no libuv state. It inherits
+ * the listening socket from the supervisor, reports readiness, then blocks
+ * in accept() and serves one client at a time until a stop signal, after
+ * which it finishes the exchange in flight and exits 0.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "opts.h"
+#include "rng.h"
+#include "serve.h"
+#include "stop.h"
+
+/* Pause after EMFILE and friends before accepting again. */
+#define ACCEPT_BACKOFF_MS 100
+
+/* Exits at once when the supervisor is gone, and asks the kernel for
+ * SIGTERM (a graceful stop) if it goes later. */
+static void watch_parent(long parent)
+{
+    if (parent <= 0)
+        return;
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+        fatal("prctl(PR_SET_PDEATHSIG)");
+    /* The supervisor may have died before the request above took effect. */
+    if ((long)getppid() != parent) {
+        log_warnx("supervisor %ld is gone, exiting", parent);
+        exit(0);
+    }
+}
+
+static void check_listener(int fd)
+{
+    int on = 0;
+    socklen_t len = sizeof(on);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0)
+        fatal("descriptor %d is not a socket", fd);
+    if (!on)
+        fatalx("descriptor %d is not a listening socket", fd);
+}
+
+static void notify_ready(int fd)
+{
+    ssize_t w;
+
+    if (fd < 0)
+        return;
+    do {
+        w = write(fd, "R", 1);
+    } while (w < 0 && errno == EINTR);
+    if (w != 1)
+        fatal("cannot report readiness on descriptor %d", fd);
+    close(fd);
+}
+
+static void format_peer(const struct sockaddr_storage *ss, char *out,
+                        size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+        snprintf(out, outlen, "%s:%u", host, port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+        snprintf(out, outlen, "[%s]:%u", host, port);
+    } else {
+        snprintf(out, outlen, "unknown");
+    }
+}
+
+/* Sleeps up to ms, waking early on a stop signal. */
+static void pause_ms(int ms)
+{
+    struct pollfd p = {.fd = stop_fd(), .events = POLLIN, .revents = 0};
+
+    (void)poll(&p, 1, ms);
+}
+
+static void serve_client(struct serve_ctx *ctx, int fd,
+                         const struct sockaddr_storage *ss)
+{
+    char peer[INET6_ADDRSTRLEN + 16];
+    int one = 1;
+
+    /* Answers are batched per read already; Nagle would only add delay. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    peer[0] = '\0';
+    if (log_enabled(LOG_INFO)) {
+        format_peer(ss, peer, sizeof(peer));
+        log_debug("client %s: connected", peer);
+    }
+    serve_conn(ctx, fd, peer);
+    close(fd);
+}
+
+/* The accept loop. Returns the process exit status. */
+static int accept_loop(struct serve_ctx *ctx, int listen_fd)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int fd;
+
+        if (stop_requested() != 0)
+            return 0;
+        fd = accept4(listen_fd, (struct sockaddr *)&ss, &sslen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            serve_client(ctx, fd, &ss);
+            continue;
+        }
+        if (stop_requested() != 0)
+            return 0;
+        switch (errno) {
+        case EINTR:
+        case EAGAIN:
+        case ECONNABORTED:
+        case EPROTO:
+        case ENETDOWN:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH:
+            /* The connection died in the queue; the listener is fine. */
+            continue;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            log_warn("accept");
+            pause_ms(ACCEPT_BACKOFF_MS);
+            continue;
+        default:
+            log_warn("accept on the listening socket failed");
+            return 1;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct worker_opts o;
+    struct serve_ctx ctx;
+    char err[256];
+    int r, status;
+
+    switch (worker_opts_parse(&o, argc, argv, err, sizeof(err))) {
+    case OPTS_HELP:
+        fputs(worker_usage, stdout);
+        return 0;
+    case OPTS_USAGE:
+        fprintf(stderr, "%stcp_server_worker: error: %s\n", worker_usage, err);
+        return 2;
+    case OPTS_OK:
+        break;
+    }
+    log_init("worker", o.verbose);
+
+    /* Handlers first: until they exist a stop signal would kill us. */
+    r = stop_init();
+    if (r < 0) {
+        errno = -r;
+        fatal("cannot install signal handlers");
+    }
+    watch_parent(o.parent_pid);
+    check_listener(o.listen_fd);
+
+    r = serve_ctx_init(&ctx, o.seed_set ? o.seed : rng_entropy_seed(),
+                       o.idle_timeout, o.shutdown_timeout, stop_fd());
+    if (r < 0) {
+        errno = -r;
+        fatal("cannot allocate buffers");
+    }
+
+    stop_arm_listener(o.listen_fd);
+    notify_ready(o.ready_fd);
+    log_info("worker %u ready", o.slot);
+
+    status = accept_loop(&ctx, o.listen_fd);
+
+    serve_ctx_close(&ctx);
+    if (status == 0)
+        log_info("worker %u stopped", o.slot);
+    return status;
+}

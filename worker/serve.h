@@ -1,0 +1,44 @@
+/*
+ * Serving one client connection to completion (DESIGN.md section 2, serving
+ * rules, and section 4, graceful stop). Blocking in spirit: the worker does
+ * nothing else while a client is connected. The socket itself is
+ * non-blocking so the worker can read while output is pending, which is what
+ * keeps a client that writes a whole large request before reading from
+ * deadlocking against it.
+ */
+#ifndef TCP_SERVER_SERVE_H
+#define TCP_SERVER_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "outq.h"
+#include "rng.h"
+
+/* State shared by every connection of a worker, reused between them. */
+struct serve_ctx {
+    uint8_t *rbuf;
+    size_t rcap;
+    struct outq out;
+    struct rng rng;
+    uint64_t idle_timeout_ms;     /* 0 = never */
+    uint64_t shutdown_timeout_ms; /* 0 = wait forever */
+    int stop_fd;                  /* readable once a stop was requested */
+    uint64_t stop_at_ms;          /* when the stop was first seen, or 0 */
+};
+
+int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
+                   double shutdown_timeout, int stop_fd);
+void serve_ctx_close(struct serve_ctx *ctx);
+
+/*
+ * Serves the connected, non-blocking socket fd until the client closes, an
+ * error or timeout ends it, or a graceful stop completes it. Closes nothing:
+ * the caller closes fd. peer names the client in log lines.
+ */
+void serve_conn(struct serve_ctx *ctx, int fd, const char *peer);
+
+/* Monotonic clock in milliseconds. */
+uint64_t serve_now_ms(void);
+
+#endif

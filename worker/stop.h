@@ -1,0 +1,28 @@
+/*
+ * The worker's stop signals (SIGINT, SIGTERM, SIGHUP) without lost wake-ups.
+ * The handler only sets a flag, writes a byte to a self-pipe and, once the
+ * listener is armed, dup2()s the pipe over the listening descriptor. So:
+ * a signal during a blocking accept() interrupts it (no SA_RESTART); one
+ * landing between the flag check and accept() makes accept() fail at once
+ * (ENOTSOCK) instead of blocking; and one landing before poll() in a
+ * connection leaves the pipe readable, so poll() returns at once.
+ */
+#ifndef TCP_SERVER_STOP_H
+#define TCP_SERVER_STOP_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+/* Creates the self-pipe and installs the handlers. 0 or -errno. */
+int stop_init(void);
+
+/* After this, a stop signal also disarms listen_fd (see above). */
+void stop_arm_listener(int listen_fd);
+
+/* The first stop signal received, or 0. Idempotent: repeats are ignored. */
+int stop_requested(void);
+
+/* The read end of the self-pipe: readable once a stop signal arrived. */
+int stop_fd(void);
+
+#endif
