@@ -1,0 +1,245 @@
+/*
+ * Option parsing of tcp_server and tcp_server_worker: what DESIGN.md
+ * section 3 accepts and what it rejects.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <errno.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "opts.h"
+
+#define ARGV(...) ((const char *[]){"tcp_server", __VA_ARGS__, NULL})
+#define MAX_ARGS  32
+
+/* String literals are read-only; argv, as main() gets it, is not. */
+struct args {
+    int argc;
+    char *argv[MAX_ARGS + 1];
+    char store[MAX_ARGS][64];
+};
+
+static void make_args(struct args *a, const char *const *in)
+{
+    a->argc = 0;
+    for (; *in != NULL && a->argc < MAX_ARGS; in++, a->argc++) {
+        snprintf(a->store[a->argc], sizeof(a->store[0]), "%s", *in);
+        a->argv[a->argc] = a->store[a->argc];
+    }
+    a->argv[a->argc] = NULL;
+}
+
+static enum opts_result parse(struct server_opts *o, const char *const *in,
+                              char *err)
+{
+    /* Static: results point into it and are checked after the call. */
+    static struct args a;
+
+    make_args(&a, in);
+    return server_opts_parse(o, a.argc, a.argv, err, 256);
+}
+
+static void test_server_opts_defaults(void **state)
+{
+    struct server_opts o;
+    char err[256] = "";
+    const char *argv[] = {"tcp_server", NULL};
+
+    (void)state;
+    assert_int_equal(parse(&o, argv, err), OPTS_OK);
+    assert_int_equal(o.port, 8083);
+    assert_null(o.bind_addr);
+    assert_int_equal(o.verbose, 0);
+    assert_int_equal(o.workers, 1);
+    assert_true(o.idle_timeout == 60.0);
+    assert_true(o.shutdown_timeout == 30.0);
+    assert_false(o.seed_set);
+}
+
+static void test_server_opts_all_forms(void **state)
+{
+    struct server_opts o;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(parse(&o,
+                           ARGV("-p", "9000", "-v", "-b", "127.0.0.1", "-w",
+                                "4", "--idle-timeout", "2.5",
+                                "--shutdown-timeout=0", "--seed", "42"),
+                           err),
+                     OPTS_OK);
+    assert_int_equal(o.port, 9000);
+    assert_string_equal(o.bind_addr, "127.0.0.1");
+    assert_int_equal(o.verbose, 1);
+    assert_int_equal(o.workers, 4);
+    assert_true(o.idle_timeout == 2.5);
+    assert_true(o.shutdown_timeout == 0.0);
+    assert_true(o.seed_set);
+    assert_int_equal(o.seed, 42);
+
+    assert_int_equal(parse(&o,
+                           ARGV("--port=1234", "--verbose", "--workers", "2",
+                                "--bind", "::1"),
+                           err),
+                     OPTS_OK);
+    assert_int_equal(o.port, 1234);
+    assert_int_equal(o.workers, 2);
+    assert_string_equal(o.bind_addr, "::1");
+
+    /* Attached short value and clustered flags. */
+    assert_int_equal(parse(&o, ARGV("-p8084", "-vv"), err), OPTS_OK);
+    assert_int_equal(o.port, 8084);
+    assert_int_equal(o.verbose, 2);
+
+    assert_int_equal(parse(&o, ARGV("-vp", "8085"), err), OPTS_OK);
+    assert_int_equal(o.port, 8085);
+    assert_int_equal(o.verbose, 1);
+
+    assert_int_equal(parse(&o, ARGV("-p", "0"), err), OPTS_OK);
+    assert_int_equal(o.port, 0);
+    assert_int_equal(parse(&o, ARGV("-p", "65535"), err), OPTS_OK);
+    assert_int_equal(o.port, 65535);
+    assert_int_equal(parse(&o, ARGV("--seed", "18446744073709551615"), err),
+                     OPTS_OK);
+    assert_true(o.seed == UINT64_MAX);
+}
+
+static void test_server_opts_help(void **state)
+{
+    struct server_opts o;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(parse(&o, ARGV("-h"), err), OPTS_HELP);
+    assert_int_equal(parse(&o, ARGV("--help"), err), OPTS_HELP);
+    assert_int_equal(parse(&o, ARGV("-p", "1", "--help"), err), OPTS_HELP);
+}
+
+static void expect_usage(const char *const *argv, const char *needle)
+{
+    struct server_opts o;
+    char err[256] = "";
+
+    assert_int_equal(parse(&o, argv, err), OPTS_USAGE);
+    if (strstr(err, needle) == NULL)
+        fail_msg("error '%s' does not mention '%s'", err, needle);
+}
+
+static void test_server_opts_rejects(void **state)
+{
+    (void)state;
+    expect_usage(ARGV("--bogus"), "--bogus");
+    expect_usage(ARGV("-x"), "-x");
+    expect_usage(ARGV("-p"), "-p");
+    expect_usage(ARGV("--port"), "--port");
+    expect_usage(ARGV("-p", "abc"), "abc");
+    expect_usage(ARGV("-p", "65536"), "65536");
+    expect_usage(ARGV("-p", "-1"), "-1");
+    expect_usage(ARGV("-p", "+80"), "+80");
+    expect_usage(ARGV("-p", " 80"), " 80");
+    expect_usage(ARGV("-p", "80x"), "80x");
+    expect_usage(ARGV("-p", ""), "port");
+    expect_usage(ARGV("-w", "0"), "0");
+    expect_usage(ARGV("-w", "257"), "257");
+    expect_usage(ARGV("--idle-timeout", "-1"), "-1");
+    expect_usage(ARGV("--idle-timeout", "1e3"), "1e3");
+    expect_usage(ARGV("--idle-timeout", "inf"), "inf");
+    expect_usage(ARGV("--idle-timeout", "."), "idle");
+    expect_usage(ARGV("--shutdown-timeout", "x"), "x");
+    expect_usage(ARGV("--seed", "18446744073709551616"), "seed");
+    expect_usage(ARGV("--seed", "-3"), "-3");
+    expect_usage(ARGV("extra"), "extra");
+    expect_usage(ARGV("-p", "80", "--", "-v"), "-v");
+    expect_usage(ARGV("--verbose=1"), "--verbose");
+    expect_usage(ARGV("-b", ""), "bind");
+}
+
+static void test_worker_opts(void **state)
+{
+    struct worker_opts o;
+    char err[256] = "";
+    static struct args a;
+    const char *ok[] = {"w", "--listen-fd", "3",    "--ready-fd",
+                        "4", "--parent",    "1234", "--slot",
+                        "2", "--seed",      "7",    "--idle-timeout",
+                        "0", "-v",          NULL};
+    const char *missing[] = {"w", "-v", NULL};
+    const char *bad[] = {"w", "--listen-fd", "x", NULL};
+
+    (void)state;
+    make_args(&a, ok);
+    assert_int_equal(a.argc, 14);
+    assert_int_equal(worker_opts_parse(&o, a.argc, a.argv, err, sizeof(err)),
+                     OPTS_OK);
+    assert_int_equal(o.listen_fd, 3);
+    assert_int_equal(o.ready_fd, 4);
+    assert_int_equal(o.parent_pid, 1234);
+    assert_int_equal(o.slot, 2);
+    assert_true(o.seed_set);
+    assert_int_equal(o.seed, 7);
+    assert_true(o.idle_timeout == 0.0);
+    assert_int_equal(o.verbose, 1);
+
+    make_args(&a, missing);
+    assert_int_equal(worker_opts_parse(&o, a.argc, a.argv, err, sizeof(err)),
+                     OPTS_USAGE);
+    assert_non_null(strstr(err, "--listen-fd"));
+    make_args(&a, bad);
+    assert_int_equal(worker_opts_parse(&o, a.argc, a.argv, err, sizeof(err)),
+                     OPTS_USAGE);
+}
+
+static void test_opts_parse_u64_bounds(void **state)
+{
+    uint64_t v = 0;
+
+    (void)state;
+    assert_int_equal(opts_parse_u64("5", 1, 10, &v), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(opts_parse_u64("0", 1, 10, &v), -ERANGE);
+    assert_int_equal(opts_parse_u64("11", 1, 10, &v), -ERANGE);
+    assert_int_equal(opts_parse_u64("99999999999999999999", 0, UINT64_MAX, &v),
+                     -ERANGE);
+    assert_int_equal(opts_parse_u64("", 0, 10, &v), -EINVAL);
+    assert_int_equal(opts_parse_u64(NULL, 0, 10, &v), -EINVAL);
+}
+
+static void test_server_help_text(void **state)
+{
+    static const char *const options[] = {"-h, --help",
+                                          "-p PORT, --port PORT",
+                                          "-v, --verbose",
+                                          "-b ADDR, --bind ADDR",
+                                          "-w N, --workers N",
+                                          "--idle-timeout SECONDS",
+                                          "--shutdown-timeout SECONDS",
+                                          "--seed N"};
+
+    (void)state;
+    assert_int_equal(strncmp(server_help, server_usage, strlen(server_usage)),
+                     0);
+    assert_string_equal(server_usage,
+                        "usage: tcp_server [-h] [-p PORT] [-v] [options]\n");
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+        assert_non_null(strstr(server_help, options[i]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_opts_defaults),
+        cmocka_unit_test(test_server_opts_all_forms),
+        cmocka_unit_test(test_server_opts_help),
+        cmocka_unit_test(test_server_opts_rejects),
+        cmocka_unit_test(test_worker_opts),
+        cmocka_unit_test(test_opts_parse_u64_bounds),
+        cmocka_unit_test(test_server_help_text),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
