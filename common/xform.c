@@ -1,0 +1,359 @@
+/*
+ * The five text transforms. Case mapping is a branch-free byte loop over
+ * fixed-size blocks, a shape GCC vectorises even at -O2 (its "very cheap"
+ * cost model only vectorises loops whose trip count needs no scalar
+ * epilogue). reverse, shuffle and random work on characters: a valid UTF-8
+ * sequence (RFC 3629) is one character and any other byte is a character of
+ * its own, so valid UTF-8 in gives valid UTF-8 out. All-ASCII input, the
+ * common case, takes byte-wise fast paths.
+ */
+#include "xform.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes per block of the vectorisable loops: four 16-byte vectors. */
+#define XFORM_BLOCK 64
+
+static inline uint8_t upper_byte(uint8_t b)
+{
+    /* One unsigned compare selects 'a'..'z'; it becomes a vector mask. */
+    return (uint8_t)(b ^ ((uint8_t)(b - 'a') < 26 ? 0x20 : 0));
+}
+
+static inline uint8_t lower_byte(uint8_t b)
+{
+    return (uint8_t)(b ^ ((uint8_t)(b - 'A') < 26 ? 0x20 : 0));
+}
+
+void xform_upper(uint8_t *buf, size_t len)
+{
+    size_t i = 0;
+
+    /* A constant inner trip count lets the vector code replace it whole. */
+    for (; len - i >= XFORM_BLOCK; i += XFORM_BLOCK) {
+        uint8_t *blk = buf + i;
+
+        for (size_t j = 0; j < XFORM_BLOCK; j++)
+            blk[j] = upper_byte(blk[j]);
+    }
+    for (; i < len; i++)
+        buf[i] = upper_byte(buf[i]);
+}
+
+void xform_lower(uint8_t *buf, size_t len)
+{
+    size_t i = 0;
+
+    for (; len - i >= XFORM_BLOCK; i += XFORM_BLOCK) {
+        uint8_t *blk = buf + i;
+
+        for (size_t j = 0; j < XFORM_BLOCK; j++)
+            blk[j] = lower_byte(blk[j]);
+    }
+    for (; i < len; i++)
+        buf[i] = lower_byte(buf[i]);
+}
+
+static bool all_ascii(const uint8_t *buf, size_t len)
+{
+    size_t i = 0;
+
+    for (; len - i >= XFORM_BLOCK; i += XFORM_BLOCK) {
+        uint8_t acc = 0;
+
+        for (size_t j = 0; j < XFORM_BLOCK; j++)
+            acc |= buf[i + j];
+        if (acc & 0x80)
+            return false;
+    }
+    for (; i < len; i++) {
+        if (buf[i] & 0x80)
+            return false;
+    }
+    return true;
+}
+
+static inline bool is_cont(uint8_t b)
+{
+    return (b & 0xc0) == 0x80;
+}
+
+/*
+ * RFC 3629 table: the lead byte fixes the length and the allowed range of
+ * the second byte, which is where overlongs (E0, F0), surrogates (ED) and
+ * code points above U+10FFFF (F4) are excluded. C0, C1 and F5..FF never
+ * start a character.
+ */
+static inline size_t char_len(const uint8_t *p, size_t avail)
+{
+    uint8_t b0 = p[0];
+    uint8_t lo = 0x80, hi = 0xbf;
+
+    if (b0 < 0x80)
+        return 1;
+    if (b0 < 0xc2 || b0 > 0xf4)
+        return 1;
+    if (b0 < 0xe0) {
+        return avail >= 2 && is_cont(p[1]) ? 2 : 1;
+    }
+    if (b0 < 0xf0) {
+        if (avail < 3)
+            return 1;
+        if (b0 == 0xe0)
+            lo = 0xa0;
+        else if (b0 == 0xed)
+            hi = 0x9f;
+        return p[1] >= lo && p[1] <= hi && is_cont(p[2]) ? 3 : 1;
+    }
+    if (avail < 4)
+        return 1;
+    if (b0 == 0xf0)
+        lo = 0x90;
+    else if (b0 == 0xf4)
+        hi = 0x8f;
+    return p[1] >= lo && p[1] <= hi && is_cont(p[2]) && is_cont(p[3]) ? 4 : 1;
+}
+
+size_t xform_char_len(const uint8_t *p, size_t avail)
+{
+    return char_len(p, avail);
+}
+
+static void reverse_bytes(uint8_t *buf, size_t len)
+{
+    if (len < 2)
+        return;
+    for (size_t i = 0, j = len - 1; i < j; i++, j--) {
+        uint8_t t = buf[i];
+
+        buf[i] = buf[j];
+        buf[j] = t;
+    }
+}
+
+void xform_reverse(uint8_t *buf, size_t len)
+{
+    size_t i = 0;
+
+    /*
+     * Reversing the whole buffer reverses the character order but also the
+     * bytes inside each multi-byte character; reversing those first undoes
+     * that. Boundaries are found before a character is touched, and bytes
+     * after it are still original, so the scan sees the input as it was.
+     */
+    if (!all_ascii(buf, len)) {
+        while (i < len) {
+            size_t n = char_len(buf + i, len - i);
+
+            if (n > 1)
+                reverse_bytes(buf + i, n);
+            i += n;
+        }
+    }
+    reverse_bytes(buf, len);
+}
+
+/*
+ * A character of at most four bytes packed left-aligned into a word: byte k
+ * at bits 31-8k. Every byte after the first of a multi-byte character is a
+ * continuation byte (non-zero), so the length is recovered from the number
+ * of trailing zero bytes; a zero word is the one-byte character NUL.
+ */
+static uint32_t pack_char(const uint8_t *p, size_t n)
+{
+    uint32_t v = 0;
+
+    for (size_t k = 0; k < n; k++)
+        v |= (uint32_t)p[k] << (24 - 8 * k);
+    return v;
+}
+
+static size_t unpack_char(uint32_t v, uint8_t *out)
+{
+    size_t n = v == 0 ? 1 : 4 - (size_t)__builtin_ctz(v) / 8;
+
+    for (size_t k = 0; k < n; k++)
+        out[k] = (uint8_t)(v >> (24 - 8 * k));
+    return n;
+}
+
+static void shuffle_bytes(uint8_t *buf, size_t len, struct rng *r)
+{
+    for (size_t i = len; i > 1; i--) {
+        size_t j = (size_t)rng_below(r, i);
+        uint8_t t = buf[i - 1];
+
+        buf[i - 1] = buf[j];
+        buf[j] = t;
+    }
+}
+
+int xform_shuffle(uint8_t *buf, size_t len, struct rng *r)
+{
+    size_t nchars = 0, i, k;
+    uint32_t *chars;
+
+    if (all_ascii(buf, len)) {
+        shuffle_bytes(buf, len, r);
+        return 0;
+    }
+
+    /*
+     * The characters themselves (not offsets into buf) are shuffled, four
+     * bytes each, so they can be written straight back into buf without a
+     * second copy of the text.
+     */
+    for (i = 0; i < len; i += char_len(buf + i, len - i))
+        nchars++;
+    if (nchars > SIZE_MAX / sizeof(*chars))
+        return -ENOMEM;
+    chars = malloc(nchars * sizeof(*chars));
+    if (chars == NULL)
+        return -ENOMEM;
+    for (i = 0, k = 0; i < len; k++) {
+        size_t n = char_len(buf + i, len - i);
+
+        chars[k] = pack_char(buf + i, n);
+        i += n;
+    }
+    for (k = nchars; k > 1; k--) {
+        size_t j = (size_t)rng_below(r, k);
+        uint32_t t = chars[k - 1];
+
+        chars[k - 1] = chars[j];
+        chars[j] = t;
+    }
+    for (i = 0, k = 0; k < nchars; k++)
+        i += unpack_char(chars[k], buf + i);
+    free(chars);
+    return 0;
+}
+
+/* Grows *buf to hold at least need bytes (need <= XFORM_RANDOM_MAX_OUT). */
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    size_t ncap = *cap;
+    uint8_t *nbuf;
+
+    while (ncap < need) {
+        ncap =
+            ncap > XFORM_RANDOM_MAX_OUT / 2 ? XFORM_RANDOM_MAX_OUT : ncap * 2;
+    }
+    nbuf = realloc(*buf, ncap);
+    if (nbuf == NULL)
+        return -ENOMEM;
+    *buf = nbuf;
+    *cap = ncap;
+    return 0;
+}
+
+/*
+ * floor(X) for X ~ Pareto(alpha = 1), like Python's paretovariate(1):
+ * X = 1 / (1 - U) with U uniform in [0, 1), capped at XFORM_RANDOM_CAP.
+ */
+static size_t pareto_count(struct rng *r)
+{
+    double x = 1.0 / (1.0 - rng_unit(r));
+
+    if (x >= (double)XFORM_RANDOM_CAP)
+        return XFORM_RANDOM_CAP;
+    return (size_t)x;
+}
+
+/* Writes count copies of the n-byte character c at dst. */
+static void put_repeated(uint8_t *dst, const uint8_t *c, size_t n, size_t count)
+{
+    size_t total = n * count, done = n;
+
+    if (count == 0)
+        return;
+    if (n == 1) {
+        memset(dst, c[0], count);
+        return;
+    }
+    memcpy(dst, c, n);
+    /* Doubling copies: log2(count) memcpy calls instead of count. */
+    while (done < total) {
+        size_t chunk = done < total - done ? done : total - done;
+
+        memcpy(dst + done, dst, chunk);
+        done += chunk;
+    }
+}
+
+int xform_random(const uint8_t *in, size_t len, struct rng *r, uint8_t **out,
+                 size_t *out_len)
+{
+    const size_t max = XFORM_RANDOM_MAX_OUT;
+    size_t cap, total = 0, i, n;
+    bool full = false;
+    uint8_t *buf;
+
+    *out = NULL;
+    *out_len = 0;
+    if (len == 0)
+        return 0;
+
+    /* The expected output is about 2.3 times the input (docs/protocol.md). */
+    cap = len <= (max - 64) / 5 * 2 ? len * 2 + len / 2 + 64 : max;
+    buf = malloc(cap);
+    if (buf == NULL)
+        return -ENOMEM;
+
+    for (i = 0; i < len; i += n) {
+        /*
+         * One draw decides both coin flips: 6 of 36 values drop the
+         * character (1/6), 5 of 36 repeat it (5/6 kept * 1/6 repeated).
+         */
+        uint64_t v = rng_below(r, 36);
+        size_t count;
+
+        n = char_len(in + i, len - i);
+        if (v < 6 || v >= 11) {
+            /*
+             * Dropped or kept once, 31 times in 36: copy the character
+             * either way and advance only if kept, which spares the
+             * processor an unpredictable branch per character.
+             */
+            if (n > cap - total) {
+                if (n > max - total)
+                    break; /* the output is full (cap <= max) */
+                if (grow(&buf, &cap, total + n) < 0)
+                    goto nomem;
+            }
+            for (size_t k = 0; k < n; k++)
+                buf[total + k] = in[i + k];
+            total += v >= 11 ? n : 0;
+            continue;
+        }
+        count = pareto_count(r);
+        if (count * n > max - total) {
+            /* Clamp the last repeat: the length must fit in 32 bits. */
+            count = (max - total) / n;
+            full = true;
+        }
+        if (count * n > cap - total && grow(&buf, &cap, total + count * n))
+            goto nomem;
+        put_repeated(buf + total, in + i, n, count);
+        total += count * n;
+        if (full)
+            break;
+    }
+
+    if (total == 0) {
+        /* Every character was dropped: the result is the first one. */
+        n = char_len(in, len);
+        memcpy(buf, in, n); /* cap >= 64 > n */
+        total = n;
+    }
+    *out = buf;
+    *out_len = total;
+    return 0;
+
+nomem:
+    free(buf);
+    return -ENOMEM;
+}
