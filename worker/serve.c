@@ -363,6 +363,9 @@ static int read_some(struct conn *c, uint64_t now)
 {
     ssize_t n;
 
+    /* The read overwrites the buffer: a request header kept there for an
+     * in-place answer is gone. */
+    c->hdr_at = NULL;
     do {
         n = recv(c->fd, c->ctx->rbuf, c->ctx->rcap, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
