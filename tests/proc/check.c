@@ -1,0 +1,136 @@
+/*
+ * cmocka assertions for the process tests (see check.h). On a mismatch they
+ * print what was sent, expected and received before failing, because a bare
+ * "memory differs" says little about a protocol bug.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "check.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+/* Longest unexpected response body read for display. */
+#define SHOW_MAX 256
+
+void check_print_bytes(const char *label, const void *buf, size_t len,
+                       size_t max)
+{
+    const uint8_t *b = buf;
+
+    fprintf(stderr, "%s (%zu bytes): \"", label, len);
+    for (size_t i = 0; i < len && i < max; i++) {
+        if (b[i] == '"' || b[i] == '\\')
+            fprintf(stderr, "\\%c", b[i]);
+        else if (b[i] >= 0x20 && b[i] < 0x7f)
+            fputc(b[i], stderr);
+        else
+            fprintf(stderr, "\\x%02x", b[i]);
+    }
+    fprintf(stderr, "\"%s\n", len > max ? "..." : "");
+}
+
+void check_print_stderr(const struct harness_proc *p)
+{
+    char *buf = NULL;
+    size_t len;
+
+    if (harness_read_file(p->err_path, &buf, &len) == 0)
+        fprintf(stderr, "---- stderr of pid %ld ----\n%s---- end ----\n",
+                (long)p->pid, buf);
+    free(buf);
+}
+
+struct harness_proc *check_start_server(struct harness *h,
+                                        const char *const extra[])
+{
+    struct harness_proc *p = NULL;
+    int r = harness_start_server(h, extra, &p);
+
+    if (r < 0) {
+        fprintf(stderr, "server did not start and answer: %s\n", strerror(-r));
+        if (p != NULL)
+            check_print_stderr(p);
+        fail();
+    }
+    return p;
+}
+
+int check_connect(struct harness *h, const struct harness_proc *p)
+{
+    int fd = harness_connect(h, p->port, HARNESS_IO_MS);
+
+    if (fd < 0) {
+        fprintf(stderr, "connect to port %u: %s\n", p->port, strerror(-fd));
+        fail();
+    }
+    return fd;
+}
+
+void check_response(int fd, const void *want, size_t want_len)
+{
+    uint8_t hdr[4], body[SHOW_MAX], *resp;
+    uint32_t len;
+    ssize_t n;
+
+    n = harness_recv_exact(fd, hdr, sizeof(hdr), HARNESS_IO_MS);
+    if (n != (ssize_t)sizeof(hdr)) {
+        fprintf(stderr, "no response header: %s\n",
+                n < 0 ? strerror((int)-n) : "connection closed");
+        check_print_bytes("expected", want, want_len, SHOW_MAX);
+        fail();
+    }
+    len = proto_get_u32(hdr);
+    if (len != want_len) {
+        size_t show = len < SHOW_MAX ? len : SHOW_MAX;
+
+        n = harness_recv_exact(fd, body, show, HARNESS_IO_MS);
+        fprintf(stderr, "response length %u, expected %zu\n", len, want_len);
+        check_print_bytes("expected", want, want_len, SHOW_MAX);
+        check_print_bytes("got (start)", body, n > 0 ? (size_t)n : 0, SHOW_MAX);
+        fail();
+    }
+    resp = malloc(want_len + 1);
+    assert_non_null(resp);
+    n = harness_recv_exact(fd, resp, want_len, HARNESS_IO_MS);
+    if (n != (ssize_t)want_len) {
+        fprintf(stderr, "response body cut short: %s\n",
+                n < 0 ? strerror((int)-n) : "connection closed");
+        free(resp);
+        fail();
+    }
+    if (want_len > 0 && memcmp(resp, want, want_len) != 0) {
+        check_print_bytes("expected", want, want_len, SHOW_MAX);
+        check_print_bytes("got", resp, want_len, SHOW_MAX);
+        free(resp);
+        fail();
+    }
+    free(resp);
+}
+
+void check_exchange(int fd, unsigned action, const void *in, size_t in_len,
+                    const void *want, size_t want_len)
+{
+    uint8_t *req;
+    int r;
+
+    assert_true(in_len <= PROTO_MAX_LEN);
+    req = malloc(PROTO_HEADER_LEN + in_len);
+    assert_non_null(req);
+    harness_encode(req, action, in, (uint32_t)in_len);
+    r = harness_send_all(fd, req, PROTO_HEADER_LEN + in_len, HARNESS_IO_MS);
+    free(req);
+    if (r < 0) {
+        fprintf(stderr, "send of action %u request failed: %s\n", action,
+                strerror(-r));
+        fail();
+    }
+    check_response(fd, want, want_len);
+}
