@@ -1,0 +1,632 @@
+/*
+ * The supervisor's state machine (see supervisor.h). Every decision is taken
+ * on the loop thread, in a libuv callback: signals arrive through
+ * uv_signal_t (the handlers stay installed, so a second ctrl-c escalates
+ * instead of killing the supervisor), workers are reaped by libuv and
+ * reported through their exit callbacks, and every start goes through the
+ * slot's timer, with a delay of 0 for an immediate start and the back-off
+ * delay after start-up failures.
+ *
+ * A slot serves when it has a ready worker of the current generation. A
+ * reload (SIGHUP) bumps the generation; each slot then starts a worker of
+ * the new generation and, once that one is ready, sends SIGTERM to the
+ * slot's older workers ("retiring" them). Exits of retiring workers, and of
+ * any worker after a stop began, never cause a start.
+ */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "backoff.h"
+#include "child.h"
+#include "log.h"
+
+/* At most this many -v are passed on; the worker only counts up to here. */
+#define VERBOSE_ARGS_MAX 4
+/* Saturation of the failure counter; the delay is capped long before. */
+#define FAILURES_MAX 1000u
+
+enum sup_state {
+    SUP_RUNNING,  /* keep every slot served */
+    SUP_STOPPING, /* stop signal forwarded; waiting for the workers */
+    SUP_FORCED,   /* workers killed; waiting until they are reaped */
+};
+
+struct supervisor;
+
+struct slot {
+    struct supervisor *sup;
+    unsigned index;
+    unsigned failures; /* consecutive start-up failures */
+    uv_timer_t timer;  /* the slot's next start */
+};
+
+/* A worker not yet reaped. Freed once its handles are closed. */
+struct worker {
+    struct child child;
+    struct slot *slot;
+    unsigned generation;
+    bool retiring; /* sent SIGTERM by a reload: its exit is expected */
+    struct worker *prev, *next;
+};
+
+struct supervisor {
+    const struct supervisor_config *cfg;
+    char path[PATH_MAX]; /* writable copy of the worker path, for argv */
+    uv_loop_t loop;
+    enum sup_state state;
+    int stop_signal;
+    int exit_status;
+    unsigned generation;
+    unsigned live;          /* workers not yet reaped */
+    struct worker *workers; /* the live workers */
+    struct slot *slots;
+    uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t shutdown_timer;
+};
+
+/*
+ * The worker's command line (the internal interface with worker/): the path
+ * and 12 fixed words, 2 for --seed, the -v's and the final NULL.
+ */
+struct worker_argv {
+    char *argv[1 + 12 + 2 + VERBOSE_ARGS_MAX + 1];
+    char parent[24];
+    char slot[16];
+    char idle[48];
+    char shutdown[48];
+    char seed[24];
+};
+
+/* exec takes char *const argv[]: writable arrays avoid casting const away. */
+static char arg_listen_fd[] = "--listen-fd";
+static char arg_fd3[] = "3";
+static char arg_ready_fd[] = "--ready-fd";
+static char arg_fd4[] = "4";
+static char arg_parent[] = "--parent";
+static char arg_slot[] = "--slot";
+static char arg_idle[] = "--idle-timeout";
+static char arg_shutdown[] = "--shutdown-timeout";
+static char arg_seed[] = "--seed";
+static char arg_verbose[] = "-v";
+
+static void slot_timer_cb(uv_timer_t *timer);
+static void finish(struct supervisor *sup);
+
+static const char *signal_name(int signum)
+{
+    switch (signum) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGKILL:
+        return "SIGKILL";
+    default:
+        return "signal";
+    }
+}
+
+/* Seconds as plain decimals: the worker's parser rejects exponents. */
+static void format_seconds(char *buf, size_t len, double seconds)
+{
+    /* A positive timeout must not round down to 0, which means "never". */
+    if (seconds > 0 && seconds < 0.000001)
+        seconds = 0.000001;
+    snprintf(buf, len, "%.6f", seconds);
+}
+
+static void build_argv(struct worker_argv *a, struct supervisor *sup,
+                       unsigned slot)
+{
+    const struct supervisor_config *cfg = sup->cfg;
+    size_t n = 0;
+
+    snprintf(a->parent, sizeof(a->parent), "%ld", (long)getpid());
+    snprintf(a->slot, sizeof(a->slot), "%u", slot);
+    format_seconds(a->idle, sizeof(a->idle), cfg->idle_timeout);
+    format_seconds(a->shutdown, sizeof(a->shutdown), cfg->shutdown_timeout);
+
+    a->argv[n++] = sup->path;
+    a->argv[n++] = arg_listen_fd;
+    a->argv[n++] = arg_fd3;
+    a->argv[n++] = arg_ready_fd;
+    a->argv[n++] = arg_fd4;
+    a->argv[n++] = arg_parent;
+    a->argv[n++] = a->parent;
+    a->argv[n++] = arg_slot;
+    a->argv[n++] = a->slot;
+    a->argv[n++] = arg_idle;
+    a->argv[n++] = a->idle;
+    a->argv[n++] = arg_shutdown;
+    a->argv[n++] = a->shutdown;
+    if (cfg->seed_set) {
+        snprintf(a->seed, sizeof(a->seed), "%llu",
+                 (unsigned long long)cfg->seed);
+        a->argv[n++] = arg_seed;
+        a->argv[n++] = a->seed;
+    }
+    for (int v = 0; v < cfg->verbose && v < VERBOSE_ARGS_MAX; v++)
+        a->argv[n++] = arg_verbose;
+    a->argv[n] = NULL;
+}
+
+static void list_insert(struct supervisor *sup, struct worker *w)
+{
+    w->prev = NULL;
+    w->next = sup->workers;
+    if (sup->workers != NULL)
+        sup->workers->prev = w;
+    sup->workers = w;
+    sup->live++;
+}
+
+static void list_remove(struct supervisor *sup, struct worker *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        sup->workers = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    sup->live--;
+}
+
+static void worker_signal(struct worker *w, int signum)
+{
+    int r = child_kill(&w->child, signum);
+
+    /* -ESRCH: it is exiting and its exit callback is on its way. */
+    if (r < 0 && r != -ESRCH)
+        log_warnx("cannot send %s to worker %d: %s", signal_name(signum),
+                  w->child.pid, uv_strerror(r));
+    else if (r == 0)
+        log_debug("sent %s to worker %d (slot %u)", signal_name(signum),
+                  w->child.pid, w->slot->index);
+}
+
+/* True when the slot has no worker of the current generation on its way. */
+static bool slot_needs_worker(const struct slot *s)
+{
+    const struct supervisor *sup = s->sup;
+
+    for (const struct worker *w = sup->workers; w != NULL; w = w->next) {
+        if (w->slot == s && !w->retiring && w->generation == sup->generation)
+            return false;
+    }
+    return true;
+}
+
+/* Arms the slot's timer for its next start, after the back-off delay. */
+static void slot_schedule(struct slot *s)
+{
+    unsigned delay = backoff_delay_ms(s->failures);
+    int r;
+
+    if (s->sup->state != SUP_RUNNING)
+        return;
+    if (delay > 0)
+        log_warnx("slot %u: %u consecutive start-up failure%s, next start "
+                  "in %u ms",
+                  s->index, s->failures, s->failures == 1 ? "" : "s", delay);
+    r = uv_timer_start(&s->timer, slot_timer_cb, delay, 0);
+    if (r < 0)
+        log_error("slot %u: cannot arm respawn timer: %s", s->index,
+                  uv_strerror(r));
+}
+
+static void count_failure(struct slot *s)
+{
+    if (s->failures < FAILURES_MAX)
+        s->failures++;
+}
+
+/* Sends SIGTERM to the slot's workers that w, now ready, replaces. */
+static void retire_older(struct slot *s, const struct worker *w)
+{
+    for (struct worker *o = s->sup->workers; o != NULL; o = o->next) {
+        if (o->slot != s || o == w || o->retiring ||
+            o->generation >= w->generation)
+            continue;
+        o->retiring = true;
+        log_info("worker %d (slot %u) replaced by worker %d: stopping it",
+                 o->child.pid, s->index, w->child.pid);
+        worker_signal(o, SIGTERM);
+    }
+}
+
+static void worker_ready_cb(struct child *c)
+{
+    struct worker *w = c->data;
+    struct slot *s = w->slot;
+
+    s->failures = 0;
+    log_info("worker %d ready (slot %u)", c->pid, s->index);
+    if (s->sup->state == SUP_RUNNING && !w->retiring)
+        retire_older(s, w);
+}
+
+static void exit_while_running(struct worker *w, const char *how, bool clean)
+{
+    struct slot *s = w->slot;
+    struct supervisor *sup = s->sup;
+    const struct child *c = &w->child;
+
+    if (w->retiring) {
+        if (clean)
+            log_info("worker %d (slot %u) %s after its replacement", c->pid,
+                     s->index, how);
+        else
+            log_warnx("worker %d (slot %u) %s after its replacement", c->pid,
+                      s->index, how);
+    } else {
+        log_error("worker %d %s in slot %u%s", c->pid, how, s->index,
+                  c->ready ? "" : " before it became ready");
+        /* Only the newest generation's failures slow the slot's starts. */
+        if (c->ready)
+            s->failures = 0;
+        else if (w->generation == sup->generation)
+            count_failure(s);
+    }
+    /* An armed timer already holds the next start (and its delay). */
+    if (slot_needs_worker(s) && !uv_is_active((uv_handle_t *)&s->timer))
+        slot_schedule(s);
+}
+
+static void worker_exit_cb(struct child *c, int64_t status, int term_signal)
+{
+    struct worker *w = c->data;
+    struct supervisor *sup = w->slot->sup;
+    bool clean = status == 0 && term_signal == 0;
+    char how[64];
+
+    child_describe_exit(status, term_signal, how, sizeof(how));
+    list_remove(sup, w);
+    if (sup->state == SUP_RUNNING) {
+        exit_while_running(w, how, clean);
+        return;
+    }
+    /*
+     * Dying of the forwarded signal itself is expected (a worker that had
+     * not installed its handlers yet); anything else but 0 is worth a warning.
+     */
+    if (sup->state == SUP_STOPPING && !clean && term_signal != sup->stop_signal)
+        log_warnx("worker %d (slot %u) %s while stopping", c->pid,
+                  w->slot->index, how);
+    else
+        log_info("worker %d (slot %u) %s", c->pid, w->slot->index, how);
+    if (sup->live == 0)
+        finish(sup);
+}
+
+static void worker_closed_cb(struct child *c)
+{
+    free(c->data);
+}
+
+/*
+ * Starts one worker of the current generation in slot s. 0 or a negative
+ * errno (nothing started).
+ */
+static int worker_start(struct slot *s)
+{
+    struct supervisor *sup = s->sup;
+    struct worker_argv args;
+    struct worker *w;
+    int r;
+
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -ENOMEM;
+    w->slot = s;
+    w->generation = sup->generation;
+    w->child.data = w;
+    w->child.ready_cb = worker_ready_cb;
+    w->child.exit_cb = worker_exit_cb;
+    w->child.closed_cb = worker_closed_cb;
+
+    build_argv(&args, sup, s->index);
+    r = child_spawn(&w->child, &sup->loop, sup->path, args.argv,
+                    sup->cfg->listen_fd);
+    if (r < 0) {
+        /* Otherwise worker_closed_cb frees it once its handles are closed. */
+        if (child_is_closed(&w->child))
+            free(w);
+        return r;
+    }
+    list_insert(sup, w);
+    log_info("worker %d started (slot %u, generation %u)", w->child.pid,
+             s->index, w->generation);
+
+    /*
+     * Signals are dispatched between callbacks, never during uv_spawn, but
+     * a worker must never outlive a stop that began before it existed.
+     */
+    if (sup->state == SUP_STOPPING)
+        worker_signal(w, sup->stop_signal);
+    else if (sup->state == SUP_FORCED)
+        worker_signal(w, SIGKILL);
+    return 0;
+}
+
+/* A start that failed in uv_spawn counts as a start-up failure. */
+static void start_failed(struct slot *s, int err)
+{
+    log_error("cannot start worker %s (slot %u): %s", s->sup->path, s->index,
+              uv_strerror(err));
+    count_failure(s);
+    slot_schedule(s);
+}
+
+static void slot_timer_cb(uv_timer_t *timer)
+{
+    struct slot *s = timer->data;
+    int r;
+
+    if (s->sup->state != SUP_RUNNING || !slot_needs_worker(s))
+        return;
+    r = worker_start(s);
+    if (r < 0)
+        start_failed(s, r);
+}
+
+static void force_stop(struct supervisor *sup, const char *why)
+{
+    sup->state = SUP_FORCED;
+    sup->exit_status = SUPERVISOR_EXIT_FORCED;
+    uv_timer_stop(&sup->shutdown_timer);
+    log_error("%s: forced shutdown, killing %u worker%s", why, sup->live,
+              sup->live == 1 ? "" : "s");
+    for (struct worker *w = sup->workers; w != NULL; w = w->next)
+        worker_signal(w, SIGKILL);
+    if (sup->live == 0)
+        finish(sup);
+}
+
+static void shutdown_timer_cb(uv_timer_t *timer)
+{
+    struct supervisor *sup = timer->data;
+    char why[80];
+
+    snprintf(why, sizeof(why), "shutdown timeout (%g s) expired",
+             sup->cfg->shutdown_timeout);
+    force_stop(sup, why);
+}
+
+static void begin_stop(struct supervisor *sup, int signum)
+{
+    double ms = sup->cfg->shutdown_timeout * 1000.0;
+    int r;
+
+    sup->state = SUP_STOPPING;
+    sup->stop_signal = signum;
+    sup->exit_status = SUPERVISOR_EXIT_OK;
+    for (unsigned i = 0; i < sup->cfg->workers; i++)
+        uv_timer_stop(&sup->slots[i].timer);
+    log_info("%s received: stopping %u worker%s", signal_name(signum),
+             sup->live, sup->live == 1 ? "" : "s");
+    for (struct worker *w = sup->workers; w != NULL; w = w->next)
+        worker_signal(w, signum);
+    if (sup->live == 0) {
+        finish(sup);
+        return;
+    }
+    if (ms > 0) {
+        /* Round up so a tiny timeout still waits at least a millisecond. */
+        r = uv_timer_start(&sup->shutdown_timer, shutdown_timer_cb,
+                           (uint64_t)ms + 1, 0);
+        if (r < 0)
+            log_error("cannot arm shutdown timer: %s", uv_strerror(r));
+    }
+}
+
+static void stop_signal_cb(uv_signal_t *handle, int signum)
+{
+    struct supervisor *sup = handle->data;
+    char why[64];
+
+    switch (sup->state) {
+    case SUP_RUNNING:
+        begin_stop(sup, signum);
+        break;
+    case SUP_STOPPING:
+        snprintf(why, sizeof(why), "second stop signal (%s)",
+                 signal_name(signum));
+        force_stop(sup, why);
+        break;
+    case SUP_FORCED:
+        log_info("%s ignored: already killing the workers",
+                 signal_name(signum));
+        break;
+    }
+}
+
+static void reload_signal_cb(uv_signal_t *handle, int signum)
+{
+    struct supervisor *sup = handle->data;
+
+    (void)signum;
+    if (sup->state != SUP_RUNNING) {
+        log_info("SIGHUP ignored: shutting down");
+        return;
+    }
+    sup->generation++;
+    log_info("SIGHUP received: reloading (generation %u)", sup->generation);
+    /*
+     * Start at once, even in a slot that is backing off: a reload is the
+     * operator's request. A failure keeps the count and backs off again.
+     */
+    for (unsigned i = 0; i < sup->cfg->workers; i++)
+        uv_timer_start(&sup->slots[i].timer, slot_timer_cb, 0, 0);
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    /* h->loop is set by every uv_*_init; the struct starts zeroed. */
+    if (h->loop != NULL && !uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void close_handles(struct supervisor *sup)
+{
+    close_handle((uv_handle_t *)&sup->sigint);
+    close_handle((uv_handle_t *)&sup->sigterm);
+    close_handle((uv_handle_t *)&sup->sighup);
+    close_handle((uv_handle_t *)&sup->shutdown_timer);
+    for (unsigned i = 0; sup->slots != NULL && i < sup->cfg->workers; i++)
+        close_handle((uv_handle_t *)&sup->slots[i].timer);
+}
+
+/* Every worker is reaped: close the handles so that uv_run returns. */
+static void finish(struct supervisor *sup)
+{
+    sigset_t set;
+
+    /*
+     * Closing the last uv_signal_t restores the default actions; a late
+     * ctrl-c must not kill us with a signal instead of our exit status.
+     * The blocked signals are discarded when the process exits.
+     */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    log_info("all workers have exited");
+    close_handles(sup);
+}
+
+static int start_signal(struct supervisor *sup, uv_signal_t *h, uv_signal_cb cb,
+                        int signum)
+{
+    int r = uv_signal_init(&sup->loop, h);
+
+    if (r < 0)
+        return r;
+    h->data = sup;
+    return uv_signal_start(h, cb, signum);
+}
+
+static int init_handles(struct supervisor *sup)
+{
+    int r;
+
+    for (unsigned i = 0; i < sup->cfg->workers; i++) {
+        struct slot *s = &sup->slots[i];
+
+        s->sup = sup;
+        s->index = i;
+        r = uv_timer_init(&sup->loop, &s->timer);
+        if (r < 0)
+            return r;
+        s->timer.data = s;
+    }
+    r = uv_timer_init(&sup->loop, &sup->shutdown_timer);
+    if (r < 0)
+        return r;
+    sup->shutdown_timer.data = sup;
+    r = start_signal(sup, &sup->sigint, stop_signal_cb, SIGINT);
+    if (r == 0)
+        r = start_signal(sup, &sup->sigterm, stop_signal_cb, SIGTERM);
+    if (r == 0)
+        r = start_signal(sup, &sup->sighup, reload_signal_cb, SIGHUP);
+    return r;
+}
+
+/*
+ * Starts every slot. The first start failing is fatal (the binary cannot be
+ * run at all); a later slot failing backs off and retries like a respawn.
+ */
+static int start_slots(struct supervisor *sup, char *err, size_t errlen)
+{
+    int r = worker_start(&sup->slots[0]);
+
+    if (r < 0) {
+        snprintf(err, errlen, "cannot start worker %s: %s", sup->path,
+                 uv_strerror(r));
+        return r;
+    }
+    for (unsigned i = 1; i < sup->cfg->workers; i++) {
+        r = worker_start(&sup->slots[i]);
+        if (r < 0)
+            start_failed(&sup->slots[i], r);
+    }
+    return 0;
+}
+
+static int setup(struct supervisor *sup, char *err, size_t errlen)
+{
+    int r;
+
+    if (snprintf(sup->path, sizeof(sup->path), "%s", sup->cfg->worker_path) >=
+        (int)sizeof(sup->path)) {
+        snprintf(err, errlen, "worker path too long: %s",
+                 sup->cfg->worker_path);
+        return -ENAMETOOLONG;
+    }
+    sup->slots = calloc(sup->cfg->workers, sizeof(*sup->slots));
+    if (sup->slots == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    r = init_handles(sup);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot set up the event loop: %s",
+                 uv_strerror(r));
+        return r;
+    }
+    return start_slots(sup, err, errlen);
+}
+
+int supervisor_run(const struct supervisor_config *cfg, char *err,
+                   size_t errlen)
+{
+    struct supervisor *sup;
+    int r, status;
+
+    if (cfg->workers == 0) {
+        snprintf(err, errlen, "no worker slots");
+        return -EINVAL;
+    }
+    /* On the heap: path[PATH_MAX] makes the struct large for a stack. */
+    sup = calloc(1, sizeof(*sup));
+    if (sup == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    sup->cfg = cfg;
+    sup->state = SUP_RUNNING;
+    sup->generation = 1;
+
+    r = uv_loop_init(&sup->loop);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot create the event loop: %s",
+                 uv_strerror(r));
+        free(sup);
+        return r;
+    }
+    r = setup(sup, err, errlen);
+    if (r < 0)
+        close_handles(sup); /* nothing started: only closes remain */
+    /* Returns once every handle is closed, after finish() or the above. */
+    uv_run(&sup->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&sup->loop) < 0)
+        log_warnx("event loop still had open handles at exit");
+
+    status = r < 0 ? r : sup->exit_status;
+    free(sup->slots);
+    free(sup);
+    return status;
+}

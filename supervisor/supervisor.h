@@ -1,0 +1,45 @@
+/*
+ * The supervisor's state machine: one event loop that keeps -w N worker
+ * slots filled, respawns crashed workers (with back-off for workers that
+ * never became ready), reloads on SIGHUP and shuts down on SIGINT/SIGTERM.
+ *
+ *   RUNNING  --SIGINT/SIGTERM-->  STOPPING  --2nd signal or timeout-->  FORCED
+ *
+ * RUNNING keeps every slot served. STOPPING forwards the stop signal to every
+ * worker, starts nothing, and ends with status 0 once all have exited.
+ * FORCED kills every worker (SIGKILL), waits until all are reaped and ends
+ * with status 3.
+ */
+#ifndef TCP_SERVER_SUPERVISOR_H
+#define TCP_SERVER_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit status after a graceful shutdown, and after a forced one. */
+#define SUPERVISOR_EXIT_OK     0
+#define SUPERVISOR_EXIT_FORCED 3
+
+struct supervisor_config {
+    const char *worker_path; /* exec'd again at every start (see reload) */
+    int listen_fd;           /* the listener, handed to workers as fd 3 */
+    unsigned workers;        /* number of slots, >= 1 */
+    int verbose;             /* passed on as -v, repeated */
+    double idle_timeout;     /* seconds, passed on */
+    double shutdown_timeout; /* seconds; 0 waits for the workers forever */
+    bool seed_set;
+    uint64_t seed;
+};
+
+/*
+ * Starts the workers and runs the event loop until the shutdown completes,
+ * closing every handle it opened. Returns SUPERVISOR_EXIT_OK or
+ * SUPERVISOR_EXIT_FORCED; or, when the first worker cannot be started at all
+ * (or the loop cannot be set up), a negative errno with a one-line message in
+ * err, in which case no worker is left running.
+ */
+int supervisor_run(const struct supervisor_config *cfg, char *err,
+                   size_t errlen);
+
+#endif
