@@ -40,6 +40,33 @@ static void watch_parent(long parent)
     }
 }
 
+/* Closes every descriptor but stdio and the two we were given, so nothing
+ * the supervisor's own parent left open reaches the worker. */
+static void close_strays(int listen_fd, int ready_fd)
+{
+    int keep[4] = {2, listen_fd, ready_fd, -1};
+    int lo = 3;
+
+    /* Sort the three candidates so the gaps between them can be closed. */
+    for (int i = 0; i < 3; i++) {
+        for (int j = i + 1; j < 3; j++) {
+            if (keep[j] < keep[i]) {
+                int t = keep[i];
+                keep[i] = keep[j];
+                keep[j] = t;
+            }
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (keep[i] < lo)
+            continue;
+        if (keep[i] > lo)
+            (void)close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
+        lo = keep[i] + 1;
+    }
+    (void)close_range((unsigned)lo, ~0u, 0);
+}
+
 static void check_listener(int fd)
 {
     int on = 0;
@@ -78,9 +105,15 @@ static void format_peer(const struct sockaddr_storage *ss, char *out,
         snprintf(out, outlen, "%s:%u", host, port);
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
         port = ntohs(a->sin6_port);
-        snprintf(out, outlen, "[%s]:%u", host, port);
+        /* The dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d. */
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host, sizeof(host));
+            snprintf(out, outlen, "%s:%u", host, port);
+        } else {
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+            snprintf(out, outlen, "[%s]:%u", host, port);
+        }
     } else {
         snprintf(out, outlen, "unknown");
     }
@@ -177,6 +210,7 @@ int main(int argc, char **argv)
     log_init("worker", o.verbose);
 
     /* Handlers first: until they exist a stop signal would kill us. */
+    close_strays(o.listen_fd, o.ready_fd);
     r = stop_init();
     if (r < 0) {
         errno = -r;
