@@ -158,6 +158,7 @@ int listener_address(int fd, char *buf, size_t len, unsigned *port)
     char host[NI_MAXHOST], serv[NI_MAXSERV];
     int r;
 
+    memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
         return -errno;
     r = getnameinfo((const struct sockaddr *)&ss, sslen, host, sizeof(host),

@@ -336,6 +336,7 @@ static int worker_start(struct slot *s)
     w->child.exit_cb = worker_exit_cb;
     w->child.closed_cb = worker_closed_cb;
 
+    memset(&args, 0, sizeof(args));
     build_argv(&args, sup, s->index);
     r = child_spawn(&w->child, &sup->loop, sup->path, args.argv,
                     sup->cfg->listen_fd);

@@ -152,6 +152,7 @@ static int accept_loop(struct serve_ctx *ctx, int listen_fd)
         socklen_t sslen = sizeof(ss);
         int fd;
 
+        ss.ss_family = AF_UNSPEC;
         if (stop_requested() != 0)
             return 0;
         fd = accept4(listen_fd, (struct sockaddr *)&ss, &sslen,

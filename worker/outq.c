@@ -4,6 +4,7 @@
  */
 #include "outq.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -12,7 +13,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#define OUTQ_CHUNK   (64 * 1024)
+#define OUTQ_CHUNK   ((size_t)64 * 1024)
 #define OUTQ_IOV_MAX 256
 
 void outq_init(struct outq *q)
@@ -50,6 +51,7 @@ static struct outq_seg *push(struct outq *q)
             q->cap = ncap;
         }
     }
+    assert(q->segs != NULL);
     struct outq_seg *s = &q->segs[q->head + q->count++];
     memset(s, 0, sizeof(*s));
     return s;

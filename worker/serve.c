@@ -21,13 +21,13 @@
 #include "stop.h"
 #include "xform.h"
 
-#define RBUF_SIZE (256 * 1024)
+#define RBUF_SIZE ((size_t)256 * 1024)
 /* Above this much queued output, no new request is started. */
-#define HIGH_WATER (1024 * 1024)
+#define HIGH_WATER ((size_t)1024 * 1024)
 /* Larger bodies are handed to the output queue instead of copied. */
-#define COPY_MAX (16 * 1024)
+#define COPY_MAX ((size_t)16 * 1024)
 /* Collect buffers larger than this are not kept between requests. */
-#define BODY_KEEP_MAX (1024 * 1024)
+#define BODY_KEEP_MAX ((size_t)1024 * 1024)
 /* A connection with no byte yet when the stop came gets this much from
  * its accept to send its first request (DESIGN.md section 4). */
 #define FIRST_BYTE_GRACE_MS 1000
