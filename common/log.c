@@ -38,6 +38,9 @@ bool log_enabled(enum log_level level)
 }
 
 static void log_vwrite(enum log_level level, bool with_errno, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void log_vwrite(enum log_level level, bool with_errno, const char *fmt,
                        va_list ap)
 {
     int saved = errno;
