@@ -465,6 +465,9 @@ static int step(struct conn *c)
     }
     if (check_stop(c, now))
         return -1;
+    /* Requests held back by backpressure can go on once output drained. */
+    if (c->rend != 0 && !backpressured(c))
+        return 0;
 
     /* Stopping and nothing in flight: answer only what already arrived. */
     drain_only = c->stop_seen && conn_idle(c) && !in_first_byte_grace(c, now);
