@@ -135,11 +135,9 @@ static void serve_client(struct serve_ctx *ctx, int fd,
 
     /* Answers are batched per read already; Nagle would only add delay. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    peer[0] = '\0';
-    if (log_enabled(LOG_INFO)) {
-        format_peer(ss, peer, sizeof(peer));
-        log_debug("client %s: connected", peer);
-    }
+    /* Warnings name the client too, so this is needed even without -v. */
+    format_peer(ss, peer, sizeof(peer));
+    log_debug("client %s: connected", peer);
     serve_conn(ctx, fd, peer);
     close(fd);
 }

@@ -31,6 +31,8 @@
 /* A connection with no byte yet when the stop came gets this much from
  * its accept to send its first request (DESIGN.md section 4). */
 #define FIRST_BYTE_GRACE_MS 1000
+/* How much later than the supervisor the worker gives up a stuck exchange. */
+#define SHUTDOWN_BACKSTOP_MS 1000
 
 enum mode {
     MODE_STREAM,  /* uppercase, lowercase: answered chunk by chunk */
@@ -85,7 +87,12 @@ int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
     outq_init(&ctx->out);
     rng_seed(&ctx->rng, seed);
     ctx->idle_timeout_ms = seconds_to_ms(idle_timeout);
+    /* The supervisor enforces the timeout itself (SIGKILL, exit 3); the
+     * worker's own deadline, a little later, only matters when the
+     * supervisor is gone, and must never pre-empt it. */
     ctx->shutdown_timeout_ms = seconds_to_ms(shutdown_timeout);
+    if (ctx->shutdown_timeout_ms > 0)
+        ctx->shutdown_timeout_ms += SHUTDOWN_BACKSTOP_MS;
     ctx->stop_fd = stop_fd;
     return 0;
 }
