@@ -303,7 +303,7 @@ pid_t sup_wait_new_child(pid_t parent, const pid_t *old, size_t nold,
 /* Reads /proc/PID/cmdline into buf; its length or -errno. */
 static ssize_t read_cmdline(const char *pid, char *buf, size_t len)
 {
-    char path[64];
+    char path[300];
     ssize_t n;
     int fd;
 

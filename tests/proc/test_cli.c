@@ -264,7 +264,7 @@ static void test_port_in_use(void **state)
 {
     struct harness *h = *state;
     struct harness_proc *p;
-    unsigned port;
+    unsigned port = 0;
     char portstr[16];
     int fd = occupy_port(&port);
     const char *args[] = {"-p", portstr, NULL};
