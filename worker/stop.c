@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_sig;
@@ -29,6 +31,30 @@ static void stop_handler(int sig)
     errno = saved;
 }
 
+/*
+ * Restores the default action of every signal the worker does not handle.
+ * uv_spawn resets only the classic signals 1-31; a real-time signal ignored
+ * by whoever started the supervisor would otherwise reach the worker.
+ * glibc refuses its two internal signals (32 and 33) in sigaction(), so
+ * those go through the system call; an all-zero kernel sigaction is SIG_DFL
+ * with no flags and an empty mask whatever the architecture's layout.
+ */
+static void reset_dispositions(void)
+{
+    struct sigaction dfl;
+
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, &dfl, NULL) < 0 && errno == EINVAL) {
+            uint64_t kact[8] = {0};
+            (void)syscall(SYS_rt_sigaction, sig, kact, NULL, sizeof(uint64_t));
+        }
+    }
+}
+
 int stop_init(void)
 {
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
@@ -36,6 +62,7 @@ int stop_init(void)
     sigset_t none;
     int p[2];
 
+    reset_dispositions();
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
         return -errno;
     pipe_r = p[0];
