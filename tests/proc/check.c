@@ -20,6 +20,14 @@
 /* Longest unexpected response body read for display. */
 #define SHOW_MAX 256
 
+void check_apply_filter(void)
+{
+    const char *f = getenv("TCP_SERVER_TEST_FILTER");
+
+    if (f != NULL && *f != '\0')
+        cmocka_set_test_filter(f);
+}
+
 void check_print_bytes(const char *label, const void *buf, size_t len,
                        size_t max)
 {

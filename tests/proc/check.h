@@ -26,6 +26,12 @@ void check_response(int fd, const void *want, size_t want_len);
 void check_exchange(int fd, unsigned action, const void *in, size_t in_len,
                     const void *want, size_t want_len);
 
+/*
+ * Runs only the tests whose names match $TCP_SERVER_TEST_FILTER (a cmocka
+ * pattern with * and ?), when set. Call at the start of main.
+ */
+void check_apply_filter(void);
+
 /* Prints bytes with C escapes to stderr, at most max of them. */
 void check_print_bytes(const char *label, const void *buf, size_t len,
                        size_t max);

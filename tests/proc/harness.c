@@ -18,9 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +42,27 @@
 /* Polling period of every wait loop. */
 #define POLL_MS 10
 /* How long a worker may outlive its supervisor before being killed. */
-#define ORPHAN_MS 3000
+#define ORPHAN_MS harness_ms(3000)
+
+int harness_ms(int ms)
+{
+    static double factor = 0;
+    double v;
+
+    if (factor == 0) {
+        const char *e = getenv("TCP_SERVER_TEST_SLOW");
+        char *end = NULL;
+
+        factor = 1;
+        if (e != NULL && *e != '\0') {
+            v = strtod(e, &end);
+            if (end != e && *end == '\0' && v > 0 && v <= 1000)
+                factor = v;
+        }
+    }
+    v = (double)ms * factor;
+    return v > 0x7fffffff ? 0x7fffffff : (int)v;
+}
 
 const char *harness_server_bin(void)
 {
@@ -603,6 +626,165 @@ size_t harness_count_lines(const char *text)
     return n;
 }
 
+long harness_status_kb(pid_t pid, const char *field)
+{
+    char path[64], *buf = NULL, *line;
+    size_t len, flen = strlen(field);
+    long kb = -ENOENT;
+    int r;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    r = harness_read_file(path, &buf, &len);
+    if (r < 0)
+        return r;
+    for (line = buf; line != NULL && *line != '\0';) {
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+            kb = strtol(line + flen + 1, NULL, 10);
+            break;
+        }
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    free(buf);
+    return kb;
+}
+
+int harness_count_fds(pid_t pid)
+{
+    char path[64];
+    struct dirent *d;
+    DIR *dir;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+    dir = opendir(path);
+    if (dir == NULL)
+        return -errno;
+    while ((d = readdir(dir)) != NULL)
+        if (d->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n;
+}
+
+/* True when the number opening /proc/PID/syscall is accept or accept4. */
+static bool syscall_is_accept(long nr)
+{
+#ifdef SYS_accept4
+    if (nr == SYS_accept4)
+        return true;
+#endif
+#ifdef SYS_accept
+    if (nr == SYS_accept)
+        return true;
+#endif
+    return false;
+}
+
+bool harness_in_accept(pid_t pid)
+{
+    char path[64], *buf = NULL, *end;
+    size_t len;
+    bool in = false;
+    long nr;
+
+    snprintf(path, sizeof(path), "/proc/%ld/syscall", (long)pid);
+    if (harness_read_file(path, &buf, &len) == 0 && len > 0) {
+        /* "running", or the number of the blocking call and its args. */
+        nr = strtol(buf, &end, 10);
+        in = end != buf && syscall_is_accept(nr);
+        free(buf);
+        return in;
+    }
+    free(buf);
+    buf = NULL;
+    snprintf(path, sizeof(path), "/proc/%ld/wchan", (long)pid);
+    if (harness_read_file(path, &buf, &len) == 0)
+        in = strstr(buf, "accept") != NULL;
+    free(buf);
+    return in;
+}
+
+int harness_wait_in_accept(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = harness_now_ms() + timeout_ms;
+
+    for (;;) {
+        if (harness_in_accept(pid))
+            return 0;
+        if (harness_now_ms() >= deadline)
+            return -ETIMEDOUT;
+        harness_pause_ms(POLL_MS);
+    }
+}
+
+/* Adds the rx_queue of the server side of the connection in one table. */
+static int add_rxq(const char *table, unsigned server_port,
+                   unsigned client_port, long *sum)
+{
+    char *buf = NULL, *line;
+    size_t len;
+    int found = 0;
+
+    if (harness_read_file(table, &buf, &len) < 0)
+        return 0;
+    /* "sl: local:port remote:port st tx_queue:rx_queue ..." in hex. */
+    line = strchr(buf, '\n');
+    while (line != NULL && *++line != '\0') {
+        unsigned lport, rport, st;
+        unsigned long txq, rxq;
+
+        if (sscanf(line, "%*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x %lx:%lx",
+                   &lport, &rport, &st, &txq, &rxq) == 5 &&
+            lport == server_port && rport == client_port && st != 0x0A) {
+            *sum += (long)rxq;
+            found = 1;
+        }
+        line = strchr(line, '\n');
+    }
+    free(buf);
+    return found;
+}
+
+long harness_server_rxq(unsigned server_port, unsigned client_port)
+{
+    long sum = 0;
+    int found = add_rxq("/proc/net/tcp", server_port, client_port, &sum);
+
+    found += add_rxq("/proc/net/tcp6", server_port, client_port, &sum);
+    return found > 0 ? sum : -ENOENT;
+}
+
+int harness_wait_consumed(int fd, unsigned server_port, int timeout_ms)
+{
+    int64_t deadline = harness_now_ms() + timeout_ms;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    unsigned client_port;
+    int outq;
+    long rxq;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET)
+        client_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else
+        client_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    for (;;) {
+        if (ioctl(fd, SIOCOUTQ, &outq) < 0)
+            return -errno;
+        rxq = harness_server_rxq(server_port, client_port);
+        if (rxq == -ENOENT)
+            return -ENOENT;
+        if (outq == 0 && rxq == 0)
+            return 0;
+        if (harness_now_ms() >= deadline)
+            return -ETIMEDOUT;
+        harness_pause_ms(POLL_MS);
+    }
+}
+
 static int track_fd(struct harness *h, int fd)
 {
     for (size_t i = 0; i < HARNESS_MAX_FDS; i++) {
@@ -772,6 +954,107 @@ int harness_wait_closed(int fd, int timeout_ms)
     }
 }
 
+/* Number of complete responses at the start of buf[0..len), from *at on;
+ * *at advances past each complete one. */
+static size_t count_responses(const uint8_t *buf, size_t len, size_t *at)
+{
+    size_t n = 0;
+
+    while (len - *at >= PROTO_HEADER_LEN) {
+        size_t body = proto_get_u32(buf + *at);
+
+        if (len - *at - PROTO_HEADER_LEN < body)
+            break;
+        *at += PROTO_HEADER_LEN + body;
+        n++;
+    }
+    return n;
+}
+
+/* Makes room for at least 64 KiB more in *buf. 0 or -ENOMEM. */
+static int grow(uint8_t **buf, size_t *cap, size_t len)
+{
+    uint8_t *nb;
+    size_t ncap;
+
+    if (*cap - len >= 65536)
+        return 0;
+    ncap = *cap < 262144 ? 262144 : *cap * 2;
+    nb = realloc(*buf, ncap);
+    if (nb == NULL)
+        return -ENOMEM;
+    *buf = nb;
+    *cap = ncap;
+    return 0;
+}
+
+int harness_pump(int fd, const void *req, size_t len, size_t piece,
+                 size_t nresp, uint8_t **out, size_t *out_len, int idle_ms)
+{
+    const uint8_t *p = req;
+    size_t sent = 0, cap = 0, got = 0, done = 0, at = 0;
+    int64_t deadline = harness_now_ms() + idle_ms;
+    int r = 0;
+
+    *out = NULL;
+    *out_len = 0;
+    while (sent < len || done < nresp) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        ssize_t n;
+
+        if (sent < len)
+            pfd.events |= POLLOUT;
+        do {
+            r = poll(&pfd, 1, remaining_ms(deadline));
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            r = -errno;
+            break;
+        }
+        if (r == 0) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        r = 0;
+        if ((pfd.revents & POLLOUT) && sent < len) {
+            size_t k = len - sent;
+
+            if (piece > 0 && k > piece)
+                k = piece;
+            n = send(fd, p + sent, k, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                r = -errno;
+                break;
+            }
+            if (n > 0) {
+                sent += (size_t)n;
+                deadline = harness_now_ms() + idle_ms;
+            }
+        }
+        if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+            r = grow(out, &cap, got);
+            if (r < 0)
+                break;
+            n = recv(fd, *out + got, cap - got, MSG_DONTWAIT);
+            if (n == 0) {
+                r = -EPROTO;
+                break;
+            }
+            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                r = -errno;
+                break;
+            }
+            if (n > 0) {
+                got += (size_t)n;
+                done += count_responses(*out, got, &at);
+                deadline = harness_now_ms() + idle_ms;
+            }
+        }
+    }
+    *out_len = got;
+    return r;
+}
+
 void harness_encode(uint8_t *out, unsigned action, const void *data,
                     uint32_t len)
 {
@@ -876,7 +1159,7 @@ static int wait_ready(struct harness *h, struct harness_proc *p)
             return -ECHILD;
         if (harness_now_ms() >= deadline)
             return -ETIMEDOUT;
-        fd = harness_connect(h, p->port, 200);
+        fd = harness_connect(h, p->port, harness_ms(200));
         if (fd < 0) {
             harness_pause_ms(POLL_MS);
             continue;

@@ -15,10 +15,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Generous bounds: the ASan build on a loaded 2-core machine is slow. */
-#define HARNESS_READY_MS     10000 /* server start to first answered request */
-#define HARNESS_STOP_MS      10000 /* SIGINT to exit, before SIGKILL */
-#define HARNESS_IO_MS        10000 /* one client exchange */
+/*
+ * Generous bounds: the ASan build on a loaded 2-core machine is slow, and
+ * under valgrind everything is ten times slower again, so every wait is
+ * scaled by harness_ms() (TCP_SERVER_TEST_SLOW, see below).
+ */
+#define HARNESS_READY_MS     harness_ms(10000) /* start to first answer */
+#define HARNESS_STOP_MS      harness_ms(10000) /* SIGINT to exit, then KILL */
+#define HARNESS_IO_MS        harness_ms(10000) /* one client exchange */
 #define HARNESS_MAX_PROCS    32
 #define HARNESS_MAX_FDS      64
 #define HARNESS_MAX_CHILDREN 64
@@ -45,6 +49,13 @@ struct harness {
     size_t nprocs;
     int fds[HARNESS_MAX_FDS];
 };
+
+/*
+ * ms multiplied by the factor in $TCP_SERVER_TEST_SLOW (a positive number,
+ * default 1), for bounds that must stretch when the server runs under
+ * valgrind. Only waits are scaled: a lower bound a test asserts is not.
+ */
+int harness_ms(int ms);
 
 /* cmocka setup and teardown: *state is a struct harness. 0 or -1. */
 int harness_setup(void **state);
@@ -174,6 +185,55 @@ int harness_read_response(int fd, uint8_t **data, uint32_t *len,
  * harness_read_response). */
 int harness_request(int fd, unsigned action, const void *data, uint32_t len,
                     uint8_t **resp, uint32_t *resp_len);
+
+/*
+ * Sends req[0..len) in pieces of at most piece bytes (0: as many as the
+ * socket takes) while reading whatever comes back, until everything is sent
+ * and the bytes received hold nresp complete responses. Reading while
+ * writing is what keeps a large pipelined batch from deadlocking against a
+ * server that applies backpressure. *out is a heap buffer of *out_len bytes
+ * (free() it, also on failure). Returns 0, -ETIMEDOUT when nothing moved for
+ * idle_ms, -EPROTO when the peer closed first, or -errno.
+ */
+int harness_pump(int fd, const void *req, size_t len, size_t piece,
+                 size_t nresp, uint8_t **out, size_t *out_len, int idle_ms);
+
+/* --- /proc views of a process ------------------------------------------ */
+
+/*
+ * A "Name:   value kB" field of /proc/PID/status (VmRSS, VmHWM, VmSize...) in
+ * KiB, or -errno (-ENOENT when the field is missing).
+ */
+long harness_status_kb(pid_t pid, const char *field);
+
+/* Number of open descriptors of pid (entries of /proc/PID/fd), or -errno. */
+int harness_count_fds(pid_t pid);
+
+/*
+ * True when pid is blocked in accept() or accept4() (from /proc/PID/syscall,
+ * or the wait channel where that file cannot be read).
+ */
+bool harness_in_accept(pid_t pid);
+
+/*
+ * Polls until pid is blocked in accept, for at most timeout_ms. 0 or
+ * -ETIMEDOUT.
+ */
+int harness_wait_in_accept(pid_t pid, int timeout_ms);
+
+/*
+ * Bytes the server application has not read yet on the connection between
+ * server_port and our client_port (rx_queue of /proc/net/tcp and tcp6), or
+ * -ENOENT when no such socket exists.
+ */
+long harness_server_rxq(unsigned server_port, unsigned client_port);
+
+/*
+ * Polls until every byte written on our socket fd has been read by the
+ * server application: nothing left in our send queue (SIOCOUTQ) nor in the
+ * server socket's receive queue. 0, -ETIMEDOUT or -errno.
+ */
+int harness_wait_consumed(int fd, unsigned server_port, int timeout_ms);
 
 /* Monotonic milliseconds. */
 int64_t harness_now_ms(void);

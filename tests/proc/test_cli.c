@@ -24,7 +24,7 @@
 #include "proto.h"
 
 /* Bound for a process that should exit by itself promptly. */
-#define EXIT_MS 5000
+#define EXIT_MS harness_ms(5000)
 
 /* Runs tcp_server with args (NULL-terminated) and waits for it to exit. */
 static struct harness_proc *run_to_exit(struct harness *h,
@@ -92,7 +92,7 @@ static void assert_empty_file(const char *what, const char *path)
 /* Fails unless nothing accepts connections on 127.0.0.1:port. */
 static void assert_not_listening(struct harness *h, unsigned port)
 {
-    int fd = harness_connect(h, port, 1000);
+    int fd = harness_connect(h, port, harness_ms(1000));
 
     if (fd >= 0)
         harness_close_fd(h, fd);
@@ -354,5 +354,6 @@ int main(void)
         T(test_quiet_session), T(test_verbose_session),
     };
 
+    check_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

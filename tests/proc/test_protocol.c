@@ -534,5 +534,6 @@ int main(void)
         T(test_unseeded_servers_differ),
     };
 
+    check_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

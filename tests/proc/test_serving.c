@@ -22,7 +22,7 @@
 #include "proto.h"
 
 /* Writing a large request may wait for the server; be generous. */
-#define BIG_IO_MS 60000
+#define BIG_IO_MS harness_ms(60000)
 
 static void test_pipelined_actions(void **state)
 {
@@ -300,7 +300,7 @@ static void test_idle_timeout(void **state)
         harness_encode(req, PROTO_UPPERCASE, "next", 4);
         assert_int_equal(harness_send_all(waiting, req, 8, HARNESS_IO_MS), 0);
     }
-    r = harness_wait_closed(idle, 10000);
+    r = harness_wait_closed(idle, harness_ms(10000));
     elapsed = harness_now_ms() - t0;
     if (r != 0)
         fprintf(stderr, "silent client not disconnected: %s\n", strerror(-r));
@@ -319,7 +319,7 @@ static void test_idle_timeout(void **state)
         harness_pause_ms(300);
     }
     /* Then silence ends it too. */
-    assert_int_equal(harness_wait_closed(active, 10000), 0);
+    assert_int_equal(harness_wait_closed(active, harness_ms(10000)), 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, harness_setup, harness_teardown)
@@ -336,5 +336,6 @@ int main(void)
         T(test_idle_timeout),
     };
 
+    check_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
