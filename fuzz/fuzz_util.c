@@ -20,6 +20,11 @@ void fuzz_fail(const char *file, int line, const char *expr, const char *fmt,
 
     fprintf(stderr, "fuzz invariant broken at %s:%d: %s: ", file, line, expr);
     va_start(ap, fmt);
+    /* ap is initialised on the line above. clang-tidy 14 reports it as
+     * uninitialised only when one run analyses several files: its va_list
+     * checker then no longer recognises va_start (LLVM bug 41311). Each
+     * file alone, as scripts/lint runs them, is clean. */
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);

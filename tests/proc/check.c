@@ -87,6 +87,7 @@ void check_response(int fd, const void *want, size_t want_len)
     uint8_t hdr[4], body[SHOW_MAX], *resp;
     uint32_t len;
     ssize_t n;
+    bool ok = true;
 
     n = harness_recv_exact(fd, hdr, sizeof(hdr), HARNESS_IO_MS);
     if (n != (ssize_t)sizeof(hdr)) {
@@ -108,19 +109,19 @@ void check_response(int fd, const void *want, size_t want_len)
     resp = malloc(want_len + 1);
     assert_non_null(resp);
     n = harness_recv_exact(fd, resp, want_len, HARNESS_IO_MS);
+    /* One free before the verdict: fail() does not return. */
     if (n != (ssize_t)want_len) {
         fprintf(stderr, "response body cut short: %s\n",
                 n < 0 ? strerror((int)-n) : "connection closed");
-        free(resp);
-        fail();
-    }
-    if (want_len > 0 && memcmp(resp, want, want_len) != 0) {
+        ok = false;
+    } else if (want_len > 0 && memcmp(resp, want, want_len) != 0) {
         check_print_bytes("expected", want, want_len, SHOW_MAX);
         check_print_bytes("got", resp, want_len, SHOW_MAX);
-        free(resp);
-        fail();
+        ok = false;
     }
     free(resp);
+    if (!ok)
+        fail();
 }
 
 void check_exchange(int fd, unsigned action, const void *in, size_t in_len,

@@ -7,6 +7,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -307,7 +308,7 @@ fail:
     return r;
 }
 
-/* Fields of /proc/PID/stat used here. 0 or -errno. */
+/* Fields of /proc/PID/stat used here (zero on failure). 0 or -errno. */
 static int read_stat(pid_t pid, pid_t *ppid, char *state,
                      unsigned long long *start)
 {
@@ -317,6 +318,9 @@ static int read_stat(pid_t pid, pid_t *ppid, char *state,
     ssize_t n;
     int fd, field;
 
+    *ppid = 0;
+    *state = '\0';
+    *start = 0;
     snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -396,7 +400,8 @@ int harness_children(pid_t parent, pid_t *pids, size_t max)
 /* Adds the current children of p to the ones it is known to have had. */
 static void record_children(struct harness_proc *p)
 {
-    pid_t pids[HARNESS_MAX_CHILDREN];
+    /* Zeroed: no path may read a slot harness_children did not fill. */
+    pid_t pids[HARNESS_MAX_CHILDREN] = {0};
     int n;
 
     if (p->pid <= 0 || p->reaped)
@@ -719,6 +724,106 @@ int harness_wait_in_accept(pid_t pid, int timeout_ms)
     }
 }
 
+int harness_parse_num(const char *s, int base, unsigned long long *v,
+                      const char **end)
+{
+    unsigned long long n;
+    char *e;
+
+    /* strtoull would skip blanks and accept a sign: neither is a number. */
+    if (!isxdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    n = strtoull(s, &e, base);
+    if (e == s)
+        return -EINVAL;
+    if (errno == ERANGE)
+        return -ERANGE;
+    *v = n;
+    if (end != NULL)
+        *end = e;
+    return 0;
+}
+
+/* A cursor over one /proc/net/tcp line; ok turns false at the first miss. */
+struct tcp_cursor {
+    const char *s;
+    bool ok;
+};
+
+/* Skips blanks, then reads a number in base (0 after a miss). */
+static unsigned long long tcp_num(struct tcp_cursor *c, int base)
+{
+    unsigned long long v = 0;
+
+    if (!c->ok)
+        return 0;
+    c->s += strspn(c->s, " \t");
+    if (harness_parse_num(c->s, base, &v, &c->s) < 0)
+        c->ok = false;
+    return v;
+}
+
+/* Skips the separator ch, which must come next. */
+static void tcp_sep(struct tcp_cursor *c, char ch)
+{
+    if (c->ok && *c->s == ch)
+        c->s++;
+    else
+        c->ok = false;
+}
+
+/* Skips blanks and a hex address with its colon ("0100007F:"). */
+static void tcp_addr(struct tcp_cursor *c)
+{
+    size_t n;
+
+    if (!c->ok)
+        return;
+    c->s += strspn(c->s, " \t");
+    n = strspn(c->s, "0123456789abcdefABCDEF");
+    c->s += n;
+    if (n == 0)
+        c->ok = false;
+    tcp_sep(c, ':');
+}
+
+int harness_parse_tcp_line(const char *line, struct harness_tcp_line *t)
+{
+    /* "sl: local:port remote:port st tx_queue:rx_queue tr:tm->when
+     * retrnsmt uid timeout inode ...", numbers in hex but for sl, uid,
+     * timeout and inode. */
+    struct tcp_cursor c = {line, true};
+    unsigned long long lport, rport, st, txq, rxq, inode;
+
+    tcp_num(&c, 10); /* sl */
+    tcp_sep(&c, ':');
+    tcp_addr(&c);
+    lport = tcp_num(&c, 16);
+    tcp_addr(&c);
+    rport = tcp_num(&c, 16);
+    st = tcp_num(&c, 16);
+    txq = tcp_num(&c, 16);
+    tcp_sep(&c, ':');
+    rxq = tcp_num(&c, 16);
+    tcp_num(&c, 16); /* tr */
+    tcp_sep(&c, ':');
+    tcp_num(&c, 16); /* tm->when */
+    tcp_num(&c, 16); /* retrnsmt */
+    tcp_num(&c, 10); /* uid */
+    tcp_num(&c, 10); /* timeout */
+    inode = tcp_num(&c, 10);
+    if (!c.ok || lport > 0xffff || rport > 0xffff || st > 0xff)
+        return -EINVAL;
+    t->lport = (unsigned)lport;
+    t->rport = (unsigned)rport;
+    t->st = (unsigned)st;
+    t->txq = txq;
+    t->rxq = rxq;
+    t->inode = inode;
+    return 0;
+}
+
 /* Adds the rx_queue of the server side of the connection in one table. */
 static int add_rxq(const char *table, unsigned server_port,
                    unsigned client_port, long *sum)
@@ -729,16 +834,14 @@ static int add_rxq(const char *table, unsigned server_port,
 
     if (harness_read_file(table, &buf, &len) < 0)
         return 0;
-    /* "sl: local:port remote:port st tx_queue:rx_queue ..." in hex. */
+    /* Every line after the column titles is a socket. */
     line = strchr(buf, '\n');
     while (line != NULL && *++line != '\0') {
-        unsigned lport, rport, st;
-        unsigned long txq, rxq;
+        struct harness_tcp_line t;
 
-        if (sscanf(line, "%*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x %lx:%lx",
-                   &lport, &rport, &st, &txq, &rxq) == 5 &&
-            lport == server_port && rport == client_port && st != 0x0A) {
-            *sum += (long)rxq;
+        if (harness_parse_tcp_line(line, &t) == 0 && t.lport == server_port &&
+            t.rport == client_port && t.st != 0x0A) {
+            *sum += (long)t.rxq;
             found = 1;
         }
         line = strchr(line, '\n');
@@ -765,6 +868,9 @@ int harness_wait_consumed(int fd, unsigned server_port, int timeout_ms)
     int outq;
     long rxq;
 
+    /* Zeroed because the analyzer cannot see getsockname() write through
+     * glibc's transparent-union argument. */
+    memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
         return -errno;
     if (ss.ss_family == AF_INET)
@@ -1205,6 +1311,7 @@ int harness_start_server(struct harness *h, const char *const extra[],
         r = harness_spawn(h, argv, true, &p);
         if (r < 0)
             return r;
+        assert(p != NULL); /* harness_spawn sets it on success */
         p->port = (unsigned)port;
         r = wait_ready(h, p);
         if (r == 0) {
@@ -1219,7 +1326,7 @@ int harness_start_server(struct harness *h, const char *const extra[],
         }
         /* Someone took the port between our probe and the server's bind. */
         in_use = harness_read_file(p->err_path, &err, &elen) == 0 &&
-                 strstr(err, "already in use") != NULL;
+                 err != NULL && strstr(err, "already in use") != NULL;
         free(err);
         *out = p;
         if (!in_use)

@@ -201,6 +201,30 @@ int harness_pump(int fd, const void *req, size_t len, size_t piece,
 /* --- /proc views of a process ------------------------------------------ */
 
 /*
+ * Reads the number in base (8, 10 or 16) at the start of s, which must begin
+ * with a digit (no blanks, no sign), up to the first character that is not a
+ * digit of base; *end (may be NULL) gets that position. Returns 0, -EINVAL
+ * when s does not start with a number, or -ERANGE when it overflows; *v and
+ * *end are only written on success.
+ */
+int harness_parse_num(const char *s, int base, unsigned long long *v,
+                      const char **end);
+
+/* The fields of one socket line of /proc/net/tcp or tcp6 the tests use. */
+struct harness_tcp_line {
+    unsigned lport, rport;       /* local and remote port */
+    unsigned st;                 /* TCP state, numbered as the kernel does */
+    unsigned long long txq, rxq; /* bytes in the send and receive queues */
+    unsigned long long inode;    /* of the socket, as in /proc/PID/fd links */
+};
+
+/*
+ * Parses one socket line of /proc/net/tcp or tcp6 (the column titles are
+ * not one). Returns 0, or -EINVAL when the line does not have that form.
+ */
+int harness_parse_tcp_line(const char *line, struct harness_tcp_line *t);
+
+/*
  * A "Name:   value kB" field of /proc/PID/status (VmRSS, VmHWM, VmSize...) in
  * KiB, or -errno (-ENOENT when the field is missing).
  */

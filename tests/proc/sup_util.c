@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -329,11 +330,12 @@ pid_t sup_find_process(const char *argv0, const char *const args[])
         return -errno;
     while (found < 0 && (d = readdir(dir)) != NULL) {
         char buf[4096];
-        const char *s;
+        const char *s, *end;
+        unsigned long long pid;
         ssize_t n;
         bool match;
 
-        if (!isdigit((unsigned char)d->d_name[0]))
+        if (harness_parse_num(d->d_name, 10, &pid, &end) < 0 || *end != '\0')
             continue;
         n = read_cmdline(d->d_name, buf, sizeof(buf));
         if (n <= 0 || strcmp(buf, argv0) != 0)
@@ -346,8 +348,8 @@ pid_t sup_find_process(const char *argv0, const char *const args[])
             else
                 s += strlen(s) + 1;
         }
-        if (match && harness_pid_alive((pid_t)atol(d->d_name)))
-            found = (pid_t)atol(d->d_name);
+        if (match && harness_pid_alive((pid_t)pid))
+            found = (pid_t)pid;
     }
     closedir(dir);
     return found;
@@ -473,6 +475,9 @@ int sup_local_port(int fd)
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
 
+    /* Zeroed because the analyzer cannot see getsockname() write through
+     * glibc's transparent-union argument. */
+    memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
         return -errno;
     if (ss.ss_family == AF_INET)
@@ -482,17 +487,11 @@ int sup_local_port(int fd)
     return -EAFNOSUPPORT;
 }
 
-/* One parsed line of /proc/net/tcp or tcp6. */
-struct tcp_entry {
-    unsigned lport, rport, st;
-    unsigned long inode;
-};
-
 /*
  * Calls fn for every socket of /proc/net/tcp and /proc/net/tcp6; stops when
  * fn returns non-zero and returns that value; 0 at the end, or -errno.
  */
-static int for_each_tcp(int (*fn)(const struct tcp_entry *e, void *arg),
+static int for_each_tcp(int (*fn)(const struct harness_tcp_line *e, void *arg),
                         void *arg)
 {
     /* tcp6 first: the dual-stack server's sockets are there, and tcp may
@@ -508,14 +507,11 @@ static int for_each_tcp(int (*fn)(const struct tcp_entry *e, void *arg),
             continue;
         if (r < 0)
             return r;
-        line = strtok_r(text, "\n", &save); /* the column titles */
+        strtok_r(text, "\n", &save); /* skips the column titles */
         while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-            struct tcp_entry e;
+            struct harness_tcp_line e;
 
-            if (sscanf(line,
-                       " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x %*x:%*x "
-                       "%*x:%*x %*x %*u %*u %lu",
-                       &e.lport, &e.rport, &e.st, &e.inode) != 4)
+            if (harness_parse_tcp_line(line, &e) < 0)
                 continue;
             r = fn(&e, arg);
             if (r != 0) {
@@ -530,12 +526,12 @@ static int for_each_tcp(int (*fn)(const struct tcp_entry *e, void *arg),
 
 /* Socket inodes held by a process. */
 struct inode_set {
-    unsigned long ino[256];
+    unsigned long long ino[256];
     size_t n;
     unsigned port;
 };
 
-static int serves_cb(const struct tcp_entry *e, void *arg)
+static int serves_cb(const struct harness_tcp_line *e, void *arg)
 {
     const struct inode_set *s = arg;
 
@@ -562,6 +558,8 @@ int sup_serves_port(pid_t pid, unsigned client_port)
         return -errno;
     while ((d = readdir(dir)) != NULL && s.n < 256) {
         char link[384], target[128];
+        const char *end;
+        unsigned long long ino;
         ssize_t n;
 
         /* Skip the listener (fd 3): only accepted sockets can match. */
@@ -572,8 +570,9 @@ int sup_serves_port(pid_t pid, unsigned client_port)
         if (n <= 0)
             continue;
         target[n] = '\0';
-        if (sscanf(target, "socket:[%lu]", &s.ino[s.n]) == 1)
-            s.n++;
+        if (strncmp(target, "socket:[", 8) == 0 &&
+            harness_parse_num(target + 8, 10, &ino, &end) == 0 && *end == ']')
+            s.ino[s.n++] = ino;
     }
     closedir(dir);
     /* Nothing accepted yet: no need to read /proc/net at all. */
@@ -587,7 +586,7 @@ struct state_count {
     int n;
 };
 
-static int count_cb(const struct tcp_entry *e, void *arg)
+static int count_cb(const struct harness_tcp_line *e, void *arg)
 {
     struct state_count *c = arg;
 
@@ -906,6 +905,23 @@ int sup_log_wait(struct sup_log *l, const char *word, long pid, int timeout_ms)
     }
 }
 
+/*
+ * Reads the width-digit number at *s followed by sep ('\0': nothing), and
+ * moves *s past both. False, leaving *s alone, when they are not there.
+ */
+static bool time_field(const char **s, int width, char sep, int64_t *v)
+{
+    unsigned long long n;
+    const char *end;
+
+    if (harness_parse_num(*s, 10, &n, &end) < 0 || end - *s != width ||
+        (sep != '\0' && *end != sep))
+        return false;
+    *v = (int64_t)n;
+    *s = sep != '\0' ? end + 1 : end;
+    return true;
+}
+
 size_t sup_log_times(const char *text, const char *word, int64_t *ms,
                      size_t max)
 {
@@ -915,12 +931,15 @@ size_t sup_log_times(const char *text, const char *word, int64_t *ms,
     while (*line != '\0' && n < max) {
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        int hh, mm, ss, mmm;
+        int64_t hh, mm, ss, mmm;
         char *copy = strndup(line, len);
+        const char *t = copy != NULL && len > 23 ? copy + 11 : NULL;
 
-        if (copy != NULL && strstr(copy, word) != NULL && len > 23 &&
-            sscanf(copy + 11, "%2d:%2d:%2d.%3d", &hh, &mm, &ss, &mmm) == 4)
-            ms[n++] = ((hh * 60 + mm) * 60 + ss) * 1000LL + mmm;
+        /* "YYYY-MM-DD HH:MM:SS.mmm [...": the time starts at offset 11. */
+        if (t != NULL && strstr(copy, word) != NULL &&
+            time_field(&t, 2, ':', &hh) && time_field(&t, 2, ':', &mm) &&
+            time_field(&t, 2, '.', &ss) && time_field(&t, 3, '\0', &mmm))
+            ms[n++] = ((hh * 60 + mm) * 60 + ss) * 1000 + mmm;
         free(copy);
         if (nl == NULL)
             break;
@@ -963,8 +982,17 @@ static void helper_init(struct harness *h, pid_t parent, const int *keep,
     if (dir == NULL)
         _exit(1);
     while ((d = readdir(dir)) != NULL && nfds < 1024) {
-        int fd = atoi(d->d_name);
-        bool kept = d->d_name[0] == '.' || fd <= 2 || fd == dirfd(dir);
+        unsigned long long v;
+        const char *end;
+        int fd;
+        bool kept;
+
+        /* "." and ".." are the only names that are not descriptors. */
+        if (harness_parse_num(d->d_name, 10, &v, &end) < 0 || *end != '\0' ||
+            v > INT_MAX)
+            continue;
+        fd = (int)v;
+        kept = fd <= 2 || fd == dirfd(dir);
 
         for (size_t i = 0; i < n && !kept; i++)
             kept = fd == keep[i];
@@ -1171,6 +1199,8 @@ static int read_msg(int fd, struct loop_msg *m, int timeout_ms)
     ssize_t n;
     int r;
 
+    /* Defined even on failure, so no caller can act on stale bytes. */
+    memset(m, 0, sizeof(*m));
     do {
         r = poll(&pfd, 1, timeout_ms);
     } while (r < 0 && errno == EINTR);

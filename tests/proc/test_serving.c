@@ -67,7 +67,7 @@ static void fill_letters(uint8_t *buf, uint8_t *upper, size_t len)
 
 static void test_write_480k_before_reading(void **state)
 {
-    const size_t n = 480 * 1024;
+    const size_t n = (size_t)480 * 1024;
     struct harness *h = *state;
     struct harness_proc *srv = check_start_server(h, NULL);
     int fd = check_connect(h, srv);
@@ -202,9 +202,9 @@ static void test_thousand_requests_one_write(void **state)
             char c = data[k];
 
             if (actions[i % 4] == PROTO_UPPERCASE)
-                want[k] = c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c;
+                want[k] = (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
             else if (actions[i % 4] == PROTO_LOWERCASE)
-                want[k] = c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+                want[k] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
             else
                 want[k] = data[len - 1 - k];
         }

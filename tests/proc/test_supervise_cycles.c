@@ -11,7 +11,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -108,11 +110,16 @@ static void started_pids(const char *text, pid_t *seen, size_t *n)
 
     for (const char *s = strstr(text, mark); s != NULL;
          s = strstr(s + 1, mark)) {
-        long pid;
-        char word[16];
+        unsigned long long pid;
+        const char *end;
 
-        if (sscanf(s + sizeof(mark) - 1, "%ld %15s", &pid, word) == 2 &&
-            strcmp(word, "started") == 0)
+        /* "] worker PID started (slot ...)". */
+        if (harness_parse_num(s + sizeof(mark) - 1, 10, &pid, &end) < 0 ||
+            pid > INT_MAX || (*end != ' ' && *end != '\t'))
+            continue;
+        end += strspn(end, " \t");
+        if (strncmp(end, "started", 7) == 0 &&
+            (end[7] == '\0' || isspace((unsigned char)end[7])))
             remember(seen, n, (pid_t)pid);
     }
 }
@@ -127,11 +134,13 @@ static size_t kill_and_stop(struct harness *h, int cycle, int gap_ms,
 {
     static const char *const verbose[] = {"-v", NULL};
     struct harness_proc *srv = check_start_server(h, verbose);
-    pid_t seen[MAX_SEEN], kids[MAX_SEEN];
+    /* seen is zeroed for cppcheck, which does not follow nseen. */
+    pid_t seen[MAX_SEEN] = {0}, kids[MAX_SEEN];
     size_t nseen = 0;
     int64_t deadline;
     char *text = NULL, *stop;
     size_t len;
+    bool bad;
     int n;
 
     n = harness_children(srv->pid, kids, MAX_SEEN);
@@ -166,15 +175,17 @@ static size_t kill_and_stop(struct harness *h, int cycle, int gap_ms,
     started_pids(text, seen, &nseen);
     /* Nothing may be started once the stop began. */
     stop = strstr(text, "SIGINT received");
-    if (stop == NULL || strstr(stop, " started (slot") != NULL) {
+    bad = stop == NULL || strstr(stop, " started (slot") != NULL;
+    if (bad) {
         fprintf(stderr, "cycle %d: %s\n", cycle,
                 stop ? "a worker was started after SIGINT"
                      : "no \"SIGINT received\" line");
         check_print_stderr(srv);
-        free(text);
-        fail();
     }
+    /* Freed before the verdict: fail() does not return. */
     free(text);
+    if (bad)
+        fail();
     /* No worker outlives its supervisor (an orphan would hold the port). */
     for (size_t i = 0; i < nseen; i++) {
         if (sup_wait_gone(seen[i], 2000) < 0) {

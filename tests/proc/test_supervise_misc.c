@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -113,8 +114,11 @@ static int status_mask(pid_t pid, const char *field, unsigned long long *mask)
     if (r < 0)
         return r;
     s = strstr(text, field);
-    r = s != NULL && sscanf(s + strlen(field), " %llx", mask) == 1 ? 0
-                                                                   : -EPROTO;
+    if (s != NULL) {
+        s += strlen(field);
+        s += strspn(s, " \t");
+    }
+    r = s != NULL && harness_parse_num(s, 16, mask, NULL) == 0 ? 0 : -EPROTO;
     free(text);
     return r;
 }
@@ -123,15 +127,23 @@ static int status_mask(pid_t pid, const char *field, unsigned long long *mask)
 static int fd_flags(pid_t pid, int fd, unsigned *flags)
 {
     char path[64], *text = NULL, *s;
+    unsigned long long v;
     size_t len;
     int r;
 
+    *flags = 0;
     snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%d", (long)pid, fd);
     r = harness_read_file(path, &text, &len);
     if (r < 0)
         return r;
+    r = -EPROTO;
     s = strstr(text, "flags:");
-    r = s != NULL && sscanf(s + 6, " %o", flags) == 1 ? 0 : -EPROTO;
+    if (s != NULL &&
+        harness_parse_num(s + 6 + strspn(s + 6, " \t"), 8, &v, NULL) == 0 &&
+        v <= UINT_MAX) {
+        *flags = (unsigned)v;
+        r = 0;
+    }
     free(text);
     return r;
 }
@@ -178,12 +190,16 @@ static const char *hygiene(pid_t pid, char *why, size_t len)
         return say(why, len, "cannot list %s", path);
     while ((d = readdir(dir)) != NULL) {
         char link[384], target[128];
+        unsigned long long v;
+        const char *end;
         ssize_t n;
-        int fd;
+        int fd = -1; /* a name that is no number: an odd entry, shown */
 
         if (d->d_name[0] == '.')
             continue;
-        fd = atoi(d->d_name);
+        if (harness_parse_num(d->d_name, 10, &v, &end) == 0 && *end == '\0' &&
+            v <= INT_MAX)
+            fd = (int)v;
         snprintf(link, sizeof(link), "%s/%s", path, d->d_name);
         n = readlink(link, target, sizeof(target) - 1);
         target[n > 0 ? n : 0] = '\0';
@@ -191,7 +207,7 @@ static const char *hygiene(pid_t pid, char *why, size_t len)
             off += (size_t)snprintf(fds + off, sizeof(fds) - off, " %d=%s", fd,
                                     target);
         nfds++;
-        if (fd <= 2) {
+        if (fd >= 0 && fd <= 2) {
             std[fd] = true;
         } else if (fd == 3 && strncmp(target, "socket:", 7) == 0) {
             sock3 = true;
@@ -253,7 +269,8 @@ static void test_worker_hygiene(void **state)
 
 /* --- ctrl-c in a real terminal ------------------------------------------ */
 
-/* Runs tmux -L name args...; fails the test if tmux cannot be run. */
+/* Runs tmux -L name args... (ended by (const char *)NULL, the sentinel a
+ * variadic function can read portably); fails the test if tmux cannot run. */
 static int tmux(const char *name, char *out, size_t outlen, ...)
 {
     char *argv[16];
@@ -284,8 +301,10 @@ static int pane_exit(const char *pane)
 {
     for (const char *s = strstr(pane, "EXIT="); s != NULL;
          s = strstr(s + 5, "EXIT=")) {
-        if (s[5] >= '0' && s[5] <= '9')
-            return atoi(s + 5);
+        unsigned long long v;
+
+        if (harness_parse_num(s + 5, 10, &v, NULL) == 0 && v <= INT_MAX)
+            return (int)v;
     }
     return -1;
 }
@@ -307,16 +326,17 @@ static void test_terminal_ctrl_c(void **state)
 
     sup_track_tmux(name);
     st = tmux(name, out, sizeof(out), "new-session", "-d", "-s", "t", "-x",
-              "200", "-y", "50", "sh", NULL);
+              "200", "-y", "50", "sh", (const char *)NULL);
     if (st != 0)
         fail_msg("tmux new-session failed (status 0x%x): %s", st, out);
     snprintf(cmd, sizeof(cmd), "'%s' -p %d; echo EXIT=$?", harness_server_bin(),
              port);
-    assert_int_equal(
-        tmux(name, out, sizeof(out), "send-keys", "-t", "t", "-l", cmd, NULL),
-        0);
-    assert_int_equal(
-        tmux(name, out, sizeof(out), "send-keys", "-t", "t", "Enter", NULL), 0);
+    assert_int_equal(tmux(name, out, sizeof(out), "send-keys", "-t", "t", "-l",
+                          cmd, (const char *)NULL),
+                     0);
+    assert_int_equal(tmux(name, out, sizeof(out), "send-keys", "-t", "t",
+                          "Enter", (const char *)NULL),
+                     0);
 
     /* The supervisor is not our child: find it by its command line. */
     args[0] = "-p";
@@ -325,7 +345,8 @@ static void test_terminal_ctrl_c(void **state)
     deadline = harness_now_ms() + WAIT_MS;
     while ((sup = sup_find_process(harness_server_bin(), args)) < 0) {
         if (harness_now_ms() >= deadline) {
-            tmux(name, out, sizeof(out), "capture-pane", "-p", "-t", "t", NULL);
+            tmux(name, out, sizeof(out), "capture-pane", "-p", "-t", "t",
+                 (const char *)NULL);
             fail_msg("the server never started in tmux; pane:\n%s", out);
         }
         harness_pause_ms(5);
@@ -334,7 +355,8 @@ static void test_terminal_ctrl_c(void **state)
     deadline = harness_now_ms() + WAIT_MS;
     while (sup_ping(h, (unsigned)port, 1000) != 0) {
         if (harness_now_ms() >= deadline) {
-            tmux(name, out, sizeof(out), "capture-pane", "-p", "-t", "t", NULL);
+            tmux(name, out, sizeof(out), "capture-pane", "-p", "-t", "t",
+                 (const char *)NULL);
             fail_msg("the server in tmux never answered; pane:\n%s", out);
         }
         harness_pause_ms(5);
@@ -344,13 +366,14 @@ static void test_terminal_ctrl_c(void **state)
 
     /* ctrl-c: the terminal signals the whole foreground process group. */
     t0 = harness_now_ms();
-    assert_int_equal(
-        tmux(name, out, sizeof(out), "send-keys", "-t", "t", "C-c", NULL), 0);
+    assert_int_equal(tmux(name, out, sizeof(out), "send-keys", "-t", "t", "C-c",
+                          (const char *)NULL),
+                     0);
     deadline = harness_now_ms() + WAIT_MS;
     for (;;) {
-        assert_int_equal(
-            tmux(name, out, sizeof(out), "capture-pane", "-p", "-t", "t", NULL),
-            0);
+        assert_int_equal(tmux(name, out, sizeof(out), "capture-pane", "-p",
+                              "-t", "t", (const char *)NULL),
+                         0);
         status = pane_exit(out);
         if (status >= 0)
             break;

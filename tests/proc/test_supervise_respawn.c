@@ -265,7 +265,7 @@ static void test_crash_loop_backs_off(void **state)
         int64_t gap = times[i] - times[i - 1];
 
         if (gap < 0)
-            gap += 24 * 3600 * 1000; /* across midnight */
+            gap += (int64_t)24 * 3600 * 1000; /* across midnight */
         times[i - 1] = gap;
         print_message(" %lld", (long long)gap);
     }

@@ -54,14 +54,15 @@ static size_t drain(uint8_t *out, size_t max)
 static void test_outq_order_across_kinds(void **state)
 {
     struct outq q;
+    static const uint8_t owned_bytes[6] = {'o', 'w', 'n', 'e', 'd', '|'};
     uint8_t ref[] = "borrowed|";
-    uint8_t *owned = malloc(6);
+    uint8_t *owned = malloc(sizeof(owned_bytes));
     uint8_t out[64];
     size_t n;
 
     (void)state;
     assert_non_null(owned);
-    memcpy(owned, "owned|", 6);
+    memcpy(owned, owned_bytes, sizeof(owned_bytes));
     outq_init(&q);
     assert_int_equal(outq_add_copy(&q, (const uint8_t *)"copy1|", 6), 0);
     assert_int_equal(outq_add_ref(&q, ref, 9), 0);
