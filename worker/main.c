@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 
 /* Pause after EMFILE and friends before accepting again. */
 #define ACCEPT_BACKOFF_MS 100
+
+/* True when accepted sockets inherit TCP_NODELAY from the listener. */
+static bool nodelay_inherited;
 
 /* Exits at once when the supervisor is gone, and asks the kernel for
  * SIGTERM (a graceful stop) if it goes later. */
@@ -76,6 +80,9 @@ static void check_listener(int fd)
         fatal("descriptor %d is not a socket", fd);
     if (!on)
         fatalx("descriptor %d is not a listening socket", fd);
+    len = sizeof(on);
+    nodelay_inherited =
+        getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on;
 }
 
 static void notify_ready(int fd)
@@ -134,7 +141,8 @@ static void serve_client(struct serve_ctx *ctx, int fd,
     int one = 1;
 
     /* Answers are batched per read already; Nagle would only add delay. */
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!nodelay_inherited)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     /* Warnings name the client too, so this is needed even without -v. */
     format_peer(ss, peer, sizeof(peer));
     log_debug("client %s: connected", peer);
