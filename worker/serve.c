@@ -31,6 +31,8 @@
 /* A connection with no byte yet when the stop came gets this much from
  * its accept to send its first request (DESIGN.md section 4). */
 #define FIRST_BYTE_GRACE_MS 1000
+/* Output that moved this recently means the client is reading. */
+#define OUTPUT_STALL_MS 100
 /* How much later than the supervisor the worker gives up a stuck exchange. */
 #define SHUTDOWN_BACKSTOP_MS 1000
 
@@ -55,6 +57,7 @@ struct conn {
     size_t body_len, body_cap;
     uint64_t bytes_in, requests;
     uint64_t accepted_ms, last_io_ms;
+    uint64_t last_out_ms; /* last time the socket took output */
     bool eof;
     bool stop_seen;
     bool maybe_readable;
@@ -321,6 +324,21 @@ static bool in_first_byte_grace(const struct conn *c, uint64_t now)
     return c->bytes_in == 0 && now < c->accepted_ms + FIRST_BYTE_GRACE_MS;
 }
 
+/*
+ * Inside a request the worker keeps reading while answers queue up, so a
+ * client that sends a whole request before reading anything cannot
+ * deadlock against it. While the client does read (output moved in the
+ * last OUTPUT_STALL_MS), reading more would only grow the queue: the worker
+ * waits for the output instead, and a streamed answer then costs the queue
+ * no more than HIGH_WATER however long the message.
+ */
+static bool throttled(const struct conn *c, uint64_t now)
+{
+    return !proto_at_boundary(&c->parser) &&
+           outq_bytes(&c->ctx->out) >= HIGH_WATER &&
+           now < c->last_out_ms + OUTPUT_STALL_MS;
+}
+
 /* Milliseconds until the nearest deadline, or -1 for none. */
 static int poll_timeout(const struct conn *c, uint64_t now)
 {
@@ -329,6 +347,8 @@ static int poll_timeout(const struct conn *c, uint64_t now)
 
     if (ctx->idle_timeout_ms > 0)
         deadline = c->last_io_ms + ctx->idle_timeout_ms;
+    if (throttled(c, now) && c->last_out_ms + OUTPUT_STALL_MS < deadline)
+        deadline = c->last_out_ms + OUTPUT_STALL_MS;
     if (c->stop_seen) {
         if (in_first_byte_grace(c, now) &&
             c->accepted_ms + FIRST_BYTE_GRACE_MS < deadline)
@@ -452,7 +472,7 @@ static int step(struct conn *c)
             return -1;
         }
         if (w > 0)
-            c->last_io_ms = now;
+            c->last_io_ms = c->last_out_ms = now;
     }
     /* The read buffer is about to be reused: copy what still points in. */
     if (outq_settle(&ctx->out) < 0) {
@@ -478,7 +498,8 @@ static int step(struct conn *c)
 
     /* Stopping and nothing in flight: answer only what already arrived. */
     drain_only = c->stop_seen && conn_idle(c) && !in_first_byte_grace(c, now);
-    want_read = !c->eof && c->rend == 0 && !backpressured(c);
+    want_read =
+        !c->eof && c->rend == 0 && !backpressured(c) && !throttled(c, now);
     if (want_read && (c->maybe_readable || drain_only)) {
         r = read_some(c, now);
         if (r != 0)
