@@ -314,6 +314,9 @@ static void answer_done(struct run *r, struct conn *c, uint64_t len,
     r->t_last = now;
 }
 
+/* What take_raw and take_answers report besides 0 (see take_answers). */
+enum { TAKE_UNASKED = -1, TAKE_BAD_LENGTH = -2 };
+
 /* Raw mode: every answer is the request echoed, reqlen bytes. */
 static int take_raw(struct run *r, struct conn *c, const uint8_t *p, size_t n,
                     uint64_t now)
@@ -324,7 +327,7 @@ static int take_raw(struct run *r, struct conn *c, const uint8_t *p, size_t n,
         uint64_t m = pl->reqlen - c->raw_off;
 
         if (c->inflight == 0)
-            return -1;
+            return TAKE_UNASKED;
         if (c->raw_off == 0)
             (void)bench_verify_begin(r->cfg->vs, &c->vst, pl->reqlen);
         if (m > n)
@@ -341,7 +344,13 @@ static int take_raw(struct run *r, struct conn *c, const uint8_t *p, size_t n,
     return 0;
 }
 
-/* Server mode: length-prefixed answers. -1 on an unasked-for answer. */
+/*
+ * Server mode: length-prefixed answers. Returns 0, TAKE_UNASKED on an answer
+ * nobody asked for, or TAKE_BAD_LENGTH when an answer announces a length
+ * it cannot have: the rest of the stream cannot be trusted then (a server
+ * that echoes requests announces 134 MB for a 16-byte uppercase), so the
+ * connection ends at once instead of waiting for bytes that never come.
+ */
 static int take_answers(struct run *r, struct conn *c, const uint8_t *p,
                         size_t n, uint64_t now)
 {
@@ -355,8 +364,9 @@ static int take_answers(struct run *r, struct conn *c, const uint8_t *p,
         switch (ev.type) {
         case RESP_EV_BEGIN:
             if (c->inflight == 0)
-                return -1;
-            (void)bench_verify_begin(r->cfg->vs, &c->vst, ev.len);
+                return TAKE_UNASKED;
+            if (bench_verify_begin(r->cfg->vs, &c->vst, ev.len) < 0)
+                return TAKE_BAD_LENGTH;
             break;
         case RESP_EV_DATA:
             (void)bench_verify_data(r->cfg->vs, &c->vst, ev.data, ev.data_len);
@@ -419,6 +429,17 @@ static void conn_readable(struct run *r, struct conn *c)
         r->st->bytes_received += (uint64_t)n;
         bad = r->o->raw ? take_raw(r, c, r->rbuf, (size_t)n, now)
                         : take_answers(r, c, r->rbuf, (size_t)n, now);
+        if (bad == TAKE_BAD_LENGTH) {
+            char msg[160];
+
+            snprintf(msg, sizeof(msg),
+                     "wrong answer %llu: %s (%lu bytes announced), "
+                     "connection dropped",
+                     (unsigned long long)c->answered, c->vst.why,
+                     (unsigned long)c->vst.len);
+            conn_fail(r, c, BENCH_ERR_WRONG, msg, 0);
+            return;
+        }
         if (bad < 0) {
             conn_fail(r, c, BENCH_ERR_WRONG,
                       "wrong answer: more answers than requests", 0);

@@ -114,6 +114,11 @@ int bench_verify_begin(const struct bench_verify_spec *s,
             return fail(st, len == 0 ? "empty answer to a non-empty message"
                                      : "answer to an empty message is not "
                                        "empty");
+        /* No character is repeated more than the cap allows. */
+        if (len / XFORM_RANDOM_CAP > s->in_len ||
+            (len / XFORM_RANDOM_CAP == s->in_len &&
+             len % XFORM_RANDOM_CAP != 0))
+            return fail(st, "answer longer than the repeat cap allows");
         return 0;
     }
     return 0;
