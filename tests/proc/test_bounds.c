@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,6 +526,77 @@ static void test_no_fd_leak(void **state)
     assert_no_complaint(srv);
 }
 
+/*
+ * A streamed (uppercase) answer to a client that reads, but slower than it
+ * sends: the worker must wait for its output instead of queueing the whole
+ * answer, so its memory does not grow with the message length.
+ */
+static void test_streamed_answer_is_bounded(void **state)
+{
+    enum { STREAM_LEN = 64 * 1024 * 1024, READ_STEP = 64 * 1024 };
+    struct harness *h = *state;
+    struct harness_proc *srv = check_start_server(h, NULL);
+    pid_t worker = only_worker(srv);
+    int fd = check_connect(h, srv);
+    size_t sent = 0, got = 0, total = 4 + (size_t)STREAM_LEN;
+    uint8_t hdr[4], chunk[READ_STEP], *data = malloc(1024 * 1024);
+    int64_t deadline = harness_now_ms() + harness_ms(60000);
+    long rss0, hwm;
+
+    assert_non_null(data);
+    for (size_t i = 0; i < 1024 * 1024; i++)
+        data[i] = (uint8_t)('a' + i % 26);
+    warm_up(fd);
+    rss0 = status_kb(worker, "VmRSS");
+    proto_encode_request_header(hdr, PROTO_UPPERCASE, STREAM_LEN);
+    assert_int_equal(harness_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
+    assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    while (got < total) {
+        struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+        ssize_t n;
+
+        assert_true(harness_now_ms() < deadline);
+        if (sent < STREAM_LEN)
+            p.events |= POLLOUT;
+        assert_true(poll(&p, 1, 1000) >= 0);
+        if ((p.revents & POLLOUT) != 0) {
+            size_t off = sent % (1024 * 1024), want = 1024 * 1024 - off;
+            if (want > STREAM_LEN - sent)
+                want = STREAM_LEN - sent;
+            n = send(fd, data + off, want, MSG_NOSIGNAL);
+            if (n > 0)
+                sent += (size_t)n;
+        }
+        if ((p.revents & POLLIN) != 0) {
+            /* One small read per turn, paced: slower than the sending. */
+            n = recv(fd, chunk, sizeof(chunk), 0);
+            assert_true(n > 0);
+            for (ssize_t i = 0; i < n; i++, got++) {
+                uint8_t want =
+                    got < 4 ? hdr[got] & (got == 0 ? 0x07 : 0xff)
+                            : (uint8_t)('A' + (got - 4) % (1024 * 1024) % 26);
+                if (chunk[i] != want)
+                    fail_msg("answer byte %zu is %02x, expected %02x", got,
+                             chunk[i], want);
+            }
+            harness_pause_ms(1);
+        }
+    }
+    hwm = status_kb(worker, "VmHWM");
+    free(data);
+    fprintf(stderr,
+            "64 MiB uppercase to a slow reader: worker VmHWM %ld KiB "
+            "(VmRSS before: %ld KiB, peak growth %ld KiB)\n",
+            hwm, rss0, hwm - rss0);
+#ifndef TCP_SERVER_TEST_SANITIZED
+    /* A sanitizer's quarantine keeps freed queue chunks resident. */
+    assert_true(hwm - rss0 < 16 * MIB / KIB);
+#endif
+    assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
+    check_exchange(fd, PROTO_LOWERCASE, "DONE", 4, "done", 4);
+    assert_int_equal(only_worker(srv), worker);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, harness_setup, harness_teardown)
 
 int main(void)
@@ -534,6 +606,7 @@ int main(void)
         T(test_silent_client_does_not_delay_shutdown),
         T(test_announced_length_not_allocated),
         T(test_pipelining_without_reading_is_bounded),
+        T(test_streamed_answer_is_bounded),
         T(test_random_repeat_cap),
         T(test_no_fd_leak),
     };
