@@ -1,12 +1,14 @@
 # Thin wrapper over CMake. `make run` and `make test` install whatever is
 # missing first (scripts/install-deps), then configure and build.
-BUILD     ?= build
-ASAN      ?= build-asan
-JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
-ARGS      ?=
-CMAKE_GEN := cmake -S . -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+BUILD        ?= build
+ASAN         ?= build-asan
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+ARGS         ?=
+FUZZ_SECONDS ?= 60
+CMAKE_GEN    := cmake -S . -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
-.PHONY: all deps build build-asan run test test-release test-asan bench clean
+.PHONY: all deps build build-asan run test test-release test-asan \
+	test-fuzz test-valgrind lint valgrind fuzz bench clean
 
 all: build
 
@@ -25,6 +27,10 @@ build-asan: deps
 run: build
 	$(BUILD)/bin/tcp_server -v $(ARGS)
 
+# The whole suite: unit and process tests in a Release build and again
+# under ASan+UBSan, fuzz smoke runs, a valgrind subset, and static analysis.
+test: test-release test-asan test-fuzz test-valgrind lint
+
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
@@ -33,10 +39,22 @@ test-asan: build-asan
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
 
-test: test-release test-asan
+# libFuzzer targets (clang), FUZZ_SECONDS each, two at a time, in build-fuzz.
+test-fuzz fuzz: deps
+	@scripts/fuzz $(FUZZ_SECONDS)
+
+# The short valgrind subset; `make valgrind` runs the full protocol tests.
+test-valgrind: deps
+	@scripts/valgrind --quick
+
+valgrind: deps
+	@scripts/valgrind
+
+lint: deps
+	@scripts/lint
 
 bench: build
 	@scripts/bench $(BUILD)/bin
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) build-fuzz build-lint build-lint-fuzz build-valgrind
