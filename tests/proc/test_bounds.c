@@ -531,6 +531,9 @@ static void test_no_fd_leak(void **state)
  * sends: the worker must wait for its output instead of queueing the whole
  * answer, so its memory does not grow with the message length.
  */
+/* The sending side's pattern repeats every PIECE bytes. */
+#define PIECE ((size_t)1024 * 1024)
+
 static void test_streamed_answer_is_bounded(void **state)
 {
     enum { STREAM_LEN = 64 * 1024 * 1024, READ_STEP = 64 * 1024 };
@@ -539,12 +542,12 @@ static void test_streamed_answer_is_bounded(void **state)
     pid_t worker = only_worker(srv);
     int fd = check_connect(h, srv);
     size_t sent = 0, got = 0, total = 4 + (size_t)STREAM_LEN;
-    uint8_t hdr[4], chunk[READ_STEP], *data = malloc(1024 * 1024);
+    uint8_t hdr[4], chunk[READ_STEP], *data = malloc(PIECE);
     int64_t deadline = harness_now_ms() + harness_ms(60000);
     long rss0, hwm;
 
     assert_non_null(data);
-    for (size_t i = 0; i < 1024 * 1024; i++)
+    for (size_t i = 0; i < PIECE; i++)
         data[i] = (uint8_t)('a' + i % 26);
     warm_up(fd);
     rss0 = status_kb(worker, "VmRSS");
@@ -560,7 +563,7 @@ static void test_streamed_answer_is_bounded(void **state)
             p.events |= POLLOUT;
         assert_true(poll(&p, 1, 1000) >= 0);
         if ((p.revents & POLLOUT) != 0) {
-            size_t off = sent % (1024 * 1024), want = 1024 * 1024 - off;
+            size_t off = sent % PIECE, want = PIECE - off;
             if (want > STREAM_LEN - sent)
                 want = STREAM_LEN - sent;
             n = send(fd, data + off, want, MSG_NOSIGNAL);
@@ -572,9 +575,9 @@ static void test_streamed_answer_is_bounded(void **state)
             n = recv(fd, chunk, sizeof(chunk), 0);
             assert_true(n > 0);
             for (ssize_t i = 0; i < n; i++, got++) {
-                uint8_t want =
-                    got < 4 ? hdr[got] & (got == 0 ? 0x07 : 0xff)
-                            : (uint8_t)('A' + (got - 4) % (1024 * 1024) % 26);
+                uint8_t want = got < 4
+                                   ? hdr[got] & (got == 0 ? 0x07 : 0xff)
+                                   : (uint8_t)('A' + (got - 4) % (PIECE) % 26);
                 if (chunk[i] != want)
                     fail_msg("answer byte %zu is %02x, expected %02x", got,
                              chunk[i], want);
