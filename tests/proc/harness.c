@@ -1280,15 +1280,14 @@ static int wait_ready(struct harness *h, struct harness_proc *p)
     }
 }
 
-int harness_start_server(struct harness *h, const char *const extra[],
-                         struct harness_proc **out)
+int harness_spawn_server(struct harness *h, unsigned port,
+                         const char *const extra[], struct harness_proc **out)
 {
     char *argv[32], portstr[16];
-    struct harness_proc *p = NULL;
     size_t argc = 0;
-    int port, r = -EIO;
+    int r;
 
-    *out = NULL;
+    snprintf(portstr, sizeof(portstr), "%u", port);
     argv[argc++] = (char *)(uintptr_t)harness_server_bin();
     argv[argc++] = (char *)(uintptr_t) "-p";
     argv[argc++] = portstr;
@@ -1298,7 +1297,19 @@ int harness_start_server(struct harness *h, const char *const extra[],
         argv[argc++] = (char *)(uintptr_t)extra[i];
     }
     argv[argc] = NULL;
+    r = harness_spawn(h, argv, true, out);
+    if (r == 0)
+        (*out)->port = port;
+    return r;
+}
 
+int harness_start_server(struct harness *h, const char *const extra[],
+                         struct harness_proc **out)
+{
+    struct harness_proc *p = NULL;
+    int port, r = -EIO;
+
+    *out = NULL;
     for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
         char *err = NULL;
         size_t elen;
@@ -1307,12 +1318,10 @@ int harness_start_server(struct harness *h, const char *const extra[],
         port = harness_free_port();
         if (port < 0)
             return port;
-        snprintf(portstr, sizeof(portstr), "%d", port);
-        r = harness_spawn(h, argv, true, &p);
+        r = harness_spawn_server(h, (unsigned)port, extra, &p);
         if (r < 0)
             return r;
         assert(p != NULL); /* harness_spawn sets it on success */
-        p->port = (unsigned)port;
         r = wait_ready(h, p);
         if (r == 0) {
             record_children(p);

@@ -91,6 +91,13 @@ int harness_spawn(struct harness *h, char *const argv[], bool new_pgrp,
                   struct harness_proc **out);
 
 /*
+ * Starts tcp_server -p port followed by extra (NULL-terminated, may be NULL)
+ * in its own process group, without waiting for anything. 0 or -errno.
+ */
+int harness_spawn_server(struct harness *h, unsigned port,
+                         const char *const extra[], struct harness_proc **out);
+
+/*
  * Starts tcp_server -p PORT followed by extra (NULL-terminated, may be NULL)
  * on a free port, and waits until a request on 127.0.0.1:PORT is answered
  * correctly (the listener exists before the worker, so a bare connect proves

@@ -664,29 +664,6 @@ int sup_wait_answer(struct harness *h, struct harness_proc *p, int timeout_ms)
     }
 }
 
-int sup_spawn_server(struct harness *h, unsigned port,
-                     const char *const extra[], struct harness_proc **out)
-{
-    char *argv[32], portstr[16];
-    size_t argc = 0;
-    int r;
-
-    snprintf(portstr, sizeof(portstr), "%u", port);
-    argv[argc++] = (char *)(uintptr_t)harness_server_bin();
-    argv[argc++] = (char *)(uintptr_t) "-p";
-    argv[argc++] = portstr;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
-        if (argc + 1 >= sizeof(argv) / sizeof(argv[0]))
-            return -E2BIG;
-        argv[argc++] = (char *)(uintptr_t)extra[i];
-    }
-    argv[argc] = NULL;
-    r = harness_spawn(h, argv, true, out);
-    if (r == 0)
-        (*out)->port = port;
-    return r;
-}
-
 /* --- streaming uppercase exchanges -------------------------------------- */
 
 /* Sends what it may of the request, up to limit bytes in all: the count

@@ -124,13 +124,6 @@ int sup_ping(struct harness *h, unsigned port, int timeout_ms);
  */
 int sup_wait_answer(struct harness *h, struct harness_proc *p, int timeout_ms);
 
-/*
- * Starts tcp_server -p port extra... (extra NULL-terminated, may be NULL) in
- * its own process group without waiting for it. 0 or -errno.
- */
-int sup_spawn_server(struct harness *h, unsigned port,
-                     const char *const extra[], struct harness_proc **out);
-
 /* An uppercase request of len bytes of the test pattern, streamed. */
 struct sup_stream {
     int fd;

@@ -225,7 +225,7 @@ static void test_crash_loop_backs_off(void **state)
     port = harness_free_port();
     assert_true(port > 0);
     assert_int_equal(setenv(SUP_WORKER_ENV, wrapper, 1), 0);
-    assert_int_equal(sup_spawn_server(h, (unsigned)port, NULL, &srv), 0);
+    assert_int_equal(harness_spawn_server(h, (unsigned)port, NULL, &srv), 0);
     sup_restore_worker_env();
 
     /* No -v: start-up failures are errors and are always logged. */

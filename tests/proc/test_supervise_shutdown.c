@@ -93,7 +93,7 @@ static void expect_port_reusable(struct harness *h, unsigned port)
 
     if (r < 0)
         fail_msg("port %u cannot be bound again: %s", port, strerror(-r));
-    assert_int_equal(sup_spawn_server(h, port, NULL, &again), 0);
+    assert_int_equal(harness_spawn_server(h, port, NULL, &again), 0);
     if (sup_wait_answer(h, again, WAIT_MS) < 0) {
         check_print_stderr(again);
         fail_msg("a new server on port %u does not answer", port);
