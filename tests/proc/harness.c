@@ -1298,9 +1298,11 @@ int harness_spawn_server(struct harness *h, unsigned port,
     }
     argv[argc] = NULL;
     r = harness_spawn(h, argv, true, out);
-    if (r == 0)
-        (*out)->port = port;
-    return r;
+    if (r < 0)
+        return r;
+    assert(*out != NULL); /* harness_spawn sets it on success */
+    (*out)->port = port;
+    return 0;
 }
 
 int harness_start_server(struct harness *h, const char *const extra[],
