@@ -57,6 +57,22 @@ static struct outq_seg *push(struct outq *q)
     return s;
 }
 
+/* Returns a fresh segment at the tail that owns the malloc'd block mem,
+ * empty, with room free bytes; or frees mem and returns NULL. */
+static struct outq_seg *push_block(struct outq *q, uint8_t *mem, size_t room)
+{
+    struct outq_seg *t = push(q);
+
+    if (t == NULL) {
+        free(mem);
+        return NULL;
+    }
+    t->mem = mem;
+    t->ptr = mem;
+    t->room = room;
+    return t;
+}
+
 int outq_add_ref(struct outq *q, uint8_t *p, size_t n)
 {
     struct outq_seg *t = tail(q);
@@ -88,14 +104,9 @@ int outq_add_copy(struct outq *q, const uint8_t *p, size_t n)
         uint8_t *mem = malloc(size);
         if (mem == NULL)
             return -ENOMEM;
-        t = push(q);
-        if (t == NULL) {
-            free(mem);
+        t = push_block(q, mem, size);
+        if (t == NULL)
             return -ENOMEM;
-        }
-        t->mem = mem;
-        t->ptr = mem;
-        t->room = size;
     }
     memcpy(t->ptr + t->len, p, n);
     t->len += n;
@@ -112,15 +123,10 @@ int outq_add_owned(struct outq *q, uint8_t *mem, size_t n)
         free(mem);
         return 0;
     }
-    t = push(q);
-    if (t == NULL) {
-        free(mem);
+    t = push_block(q, mem, 0);
+    if (t == NULL)
         return -ENOMEM;
-    }
-    t->mem = mem;
-    t->ptr = mem;
     t->len = n;
-    t->room = 0;
     q->bytes += n;
     return 0;
 }
