@@ -201,6 +201,7 @@ int main(int argc, char **argv)
 {
     struct worker_opts o;
     struct serve_ctx ctx;
+    struct serve_stop stop;
     char err[256];
     int r, status;
 
@@ -226,8 +227,10 @@ int main(int argc, char **argv)
     watch_parent(o.parent_pid);
     check_listener(o.listen_fd);
 
+    stop.requested = stop_flag();
+    stop.fd = stop_fd();
     r = serve_ctx_init(&ctx, o.seed_set ? o.seed : rng_entropy_seed(),
-                       o.idle_timeout, o.shutdown_timeout, stop_fd());
+                       o.idle_timeout, o.shutdown_timeout, &stop);
     if (r < 0) {
         errno = -r;
         fatal("cannot allocate buffers");

@@ -18,7 +18,6 @@
 
 #include "log.h"
 #include "proto.h"
-#include "stop.h"
 #include "xform.h"
 
 #define RBUF_SIZE ((size_t)256 * 1024)
@@ -80,7 +79,7 @@ static uint64_t seconds_to_ms(double s)
 }
 
 int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
-                   double shutdown_timeout, int stop_fd)
+                   double shutdown_timeout, const struct serve_stop *stop)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->rbuf = malloc(RBUF_SIZE);
@@ -96,7 +95,7 @@ int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
     ctx->shutdown_timeout_ms = seconds_to_ms(shutdown_timeout);
     if (ctx->shutdown_timeout_ms > 0)
         ctx->shutdown_timeout_ms += SHUTDOWN_BACKSTOP_MS;
-    ctx->stop_fd = stop_fd;
+    ctx->stop = *stop;
     return 0;
 }
 
@@ -369,7 +368,7 @@ static bool check_stop(struct conn *c, uint64_t now)
 {
     struct serve_ctx *ctx = c->ctx;
 
-    if (!c->stop_seen && stop_requested() != 0) {
+    if (!c->stop_seen && *ctx->stop.requested != 0) {
         c->stop_seen = true;
         if (ctx->stop_at_ms == 0)
             ctx->stop_at_ms = now;
@@ -428,7 +427,7 @@ static int wait_io(struct conn *c, bool want_read, uint64_t now)
                             (outq_bytes(&c->ctx->out) > 0 ? POLLOUT : 0));
     pfd[0].revents = 0;
     if (!c->stop_seen) {
-        pfd[1].fd = c->ctx->stop_fd;
+        pfd[1].fd = c->ctx->stop.fd;
         pfd[1].events = POLLIN;
         pfd[1].revents = 0;
         nfds = 2;

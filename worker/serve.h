@@ -9,11 +9,22 @@
 #ifndef TCP_SERVER_SERVE_H
 #define TCP_SERVER_SERVE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "outq.h"
 #include "rng.h"
+
+/*
+ * How a connection learns that a graceful stop was requested. The caller
+ * owns both (the worker: stop.c's flag and self-pipe); serve.c only reads
+ * them, so a test can stand in with a flag and a pipe of its own.
+ */
+struct serve_stop {
+    const volatile sig_atomic_t *requested; /* nonzero once requested */
+    int fd; /* readable from then on, so poll() wakes up */
+};
 
 /* State shared by every connection of a worker, reused between them. */
 struct serve_ctx {
@@ -23,12 +34,14 @@ struct serve_ctx {
     struct rng rng;
     uint64_t idle_timeout_ms;     /* 0 = never */
     uint64_t shutdown_timeout_ms; /* 0 = wait forever */
-    int stop_fd;                  /* readable once a stop was requested */
-    uint64_t stop_at_ms;          /* when the stop was first seen, or 0 */
+    struct serve_stop stop;
+    uint64_t stop_at_ms; /* when the stop was first seen, or 0 */
 };
 
+/* Allocates the read buffer and seeds the generator; timeouts are in
+ * seconds, 0 meaning none. 0 or -ENOMEM. */
 int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
-                   double shutdown_timeout, int stop_fd);
+                   double shutdown_timeout, const struct serve_stop *stop);
 void serve_ctx_close(struct serve_ctx *ctx);
 
 /*

@@ -104,6 +104,11 @@ int stop_requested(void)
     return stop_sig;
 }
 
+const volatile sig_atomic_t *stop_flag(void)
+{
+    return &stop_sig;
+}
+
 int stop_fd(void)
 {
     return pipe_r;

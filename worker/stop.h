@@ -22,6 +22,10 @@ void stop_arm_listener(int listen_fd);
 /* The first stop signal received, or 0. Idempotent: repeats are ignored. */
 int stop_requested(void);
 
+/* The flag behind stop_requested(), for code that is handed the stop state
+ * instead of calling this module (struct serve_stop). */
+const volatile sig_atomic_t *stop_flag(void);
+
 /* The read end of the self-pipe: readable once a stop signal arrived. */
 int stop_fd(void);
 
