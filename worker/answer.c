@@ -1,0 +1,237 @@
+/*
+ * Request bytes to queued answers: one pass over what a read brought in,
+ * turning each parser event into queue segments. Streamed actions rewrite
+ * their data in place and queue it by reference; collected actions answer
+ * in place when the whole body came in one feed, and otherwise gather it in
+ * a buffer that grows with the bytes that actually arrived.
+ */
+#include "answer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xform.h"
+
+/* Larger bodies are handed to the output queue instead of copied. */
+#define COPY_MAX ((size_t)16 * 1024)
+/* Collect buffers larger than this are not kept between requests. */
+#define BODY_KEEP_MAX ((size_t)1024 * 1024)
+/* The first allocation of a collect buffer, doubled as data arrives. */
+#define BODY_MIN_CAP ((size_t)4096)
+
+static const uint8_t error_response[PROTO_HEADER_LEN + PROTO_ERROR_LEN] = {
+    0, 0, 0, PROTO_ERROR_LEN, 'e', 'r', 'r', 'o', 'r'};
+
+void answer_init(struct answer *a, struct outq *out, struct rng *rng)
+{
+    memset(a, 0, sizeof(*a));
+    a->out = out;
+    a->rng = rng;
+    proto_parser_init(&a->parser);
+}
+
+void answer_close(struct answer *a)
+{
+    free(a->body);
+    a->body = NULL;
+    a->body_cap = a->body_len = 0;
+}
+
+/* Queues a response header, rewriting the request's header in place when
+ * it is still in the fed buffer. */
+static int emit_header(struct answer *a, uint32_t len)
+{
+    uint8_t h[PROTO_HEADER_LEN];
+
+    if (a->hdr_at != NULL) {
+        proto_put_u32(a->hdr_at, len);
+        return outq_add_ref(a->out, a->hdr_at, PROTO_HEADER_LEN);
+    }
+    proto_put_u32(h, len);
+    return outq_add_copy(a->out, h, sizeof(h));
+}
+
+static int on_begin(struct answer *a, const struct proto_event *ev,
+                    uint8_t *hdr)
+{
+    a->action = ev->action;
+    a->len = ev->len;
+    a->hdr_at = hdr;
+    a->inplace = NULL;
+    a->body_len = 0;
+    a->requests++;
+    switch (ev->action) {
+    case PROTO_UPPERCASE:
+    case PROTO_LOWERCASE:
+        a->mode = ANSWER_STREAM;
+        return emit_header(a, ev->len);
+    case PROTO_REVERSE:
+    case PROTO_SHUFFLE:
+    case PROTO_RANDOM:
+        a->mode = ANSWER_COLLECT;
+        return 0;
+    default:
+        a->mode = ANSWER_DISCARD;
+        return 0;
+    }
+}
+
+/* Appends to the collect buffer, which grows with what actually arrived,
+ * never with what the header announced. */
+static int collect(struct answer *a, const uint8_t *p, size_t n)
+{
+    size_t need = a->body_len + n;
+
+    if (need > a->body_cap) {
+        size_t ncap =
+            a->body_cap < BODY_MIN_CAP ? BODY_MIN_CAP : a->body_cap * 2;
+        uint8_t *b;
+
+        if (ncap < need)
+            ncap = need;
+        if (ncap > a->len)
+            ncap = a->len;
+        b = realloc(a->body, ncap);
+        if (b == NULL)
+            return -ENOMEM;
+        a->body = b;
+        a->body_cap = ncap;
+    }
+    memcpy(a->body + a->body_len, p, n);
+    a->body_len = need;
+    return 0;
+}
+
+static int on_data(struct answer *a, uint8_t *p, size_t n)
+{
+    switch (a->mode) {
+    case ANSWER_STREAM:
+        if (a->action == PROTO_UPPERCASE)
+            xform_upper(p, n);
+        else
+            xform_lower(p, n);
+        return outq_add_ref(a->out, p, n);
+    case ANSWER_COLLECT:
+        if (a->body_len == 0 && n == a->len) {
+            a->inplace = p;
+            return 0;
+        }
+        return collect(a, p, n);
+    case ANSWER_DISCARD:
+        return 0;
+    }
+    return 0;
+}
+
+/* Queues a body the connection owns: copied when small, handed over when
+ * large (the caller must not free it then). */
+static int emit_owned(struct answer *a, uint8_t *mem, size_t n, bool *taken)
+{
+    *taken = false;
+    if (n <= COPY_MAX)
+        return outq_add_copy(a->out, mem, n);
+    *taken = true;
+    return outq_add_owned(a->out, mem, n);
+}
+
+static int answer_random(struct answer *a, uint8_t *data)
+{
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    bool taken;
+    int r;
+
+    r = xform_random(data, a->len, a->rng, &out, &out_len);
+    if (r < 0)
+        return r;
+    r = emit_header(a, (uint32_t)out_len);
+    if (r == 0)
+        r = emit_owned(a, out, out_len, &taken);
+    else
+        taken = false;
+    if (!taken)
+        free(out);
+    return r;
+}
+
+static int answer_collected(struct answer *a)
+{
+    uint8_t *data = a->inplace != NULL ? a->inplace : a->body;
+    bool taken;
+    int r;
+
+    if (a->action == PROTO_RANDOM)
+        return answer_random(a, data);
+    if (a->action == PROTO_REVERSE) {
+        xform_reverse(data, a->len);
+    } else {
+        r = xform_shuffle(data, a->len, a->rng);
+        if (r < 0)
+            return r;
+    }
+    r = emit_header(a, a->len);
+    if (r < 0 || a->len == 0)
+        return r;
+    if (a->inplace != NULL)
+        return outq_add_ref(a->out, a->inplace, a->len);
+    r = emit_owned(a, a->body, a->len, &taken);
+    if (taken) {
+        a->body = NULL;
+        a->body_cap = 0;
+    }
+    return r;
+}
+
+static int on_end(struct answer *a)
+{
+    int r = 0;
+
+    if (a->mode == ANSWER_DISCARD)
+        r = outq_add_copy(a->out, error_response, sizeof(error_response));
+    else if (a->mode == ANSWER_COLLECT)
+        r = answer_collected(a);
+    if (a->body_cap > BODY_KEEP_MAX) {
+        free(a->body);
+        a->body = NULL;
+        a->body_cap = 0;
+    }
+    a->body_len = 0;
+    a->inplace = NULL;
+    a->hdr_at = NULL;
+    return r;
+}
+
+long answer_feed(struct answer *a, uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+
+    for (;;) {
+        struct proto_event ev;
+        int r = 0;
+
+        if (answer_backpressured(a))
+            return (long)pos;
+        pos += proto_next(&a->parser, buf + pos, len - pos, &ev);
+        switch (ev.type) {
+        case PROTO_EV_NONE:
+            /* All of buf is consumed and the caller may now reuse it: a
+             * request header kept there for an in-place answer is gone. */
+            a->hdr_at = NULL;
+            return (long)pos;
+        case PROTO_EV_BEGIN:
+            r = on_begin(
+                a, &ev, ev.header_in_buf ? buf + pos - PROTO_HEADER_LEN : NULL);
+            break;
+        case PROTO_EV_DATA:
+            /* The data lies in the caller's writable buffer. */
+            r = on_data(a, buf + (ev.data - (const uint8_t *)buf), ev.data_len);
+            break;
+        case PROTO_EV_END:
+            r = on_end(a);
+            break;
+        }
+        if (r < 0)
+            return r;
+    }
+}
