@@ -2,7 +2,8 @@
  * One connection's life: read what the client sends into a large buffer,
  * have answer.c answer every complete request of it in one pass, write all
  * answers with one sendmsg(), repeat. Around that loop: backpressure, the
- * output throttle, the timeouts and the graceful stop.
+ * output throttle, the timeouts and the graceful stop. Every time-based rule
+ * gives a deadline; next_deadline() is where they meet.
  */
 #include "serve.h"
 
@@ -17,6 +18,9 @@
 #include "answer.h"
 #include "log.h"
 
+#define MS_PER_S  1000
+#define NS_PER_MS 1000000
+
 #define RBUF_SIZE ((size_t)256 * 1024)
 /* A connection with no byte yet when the stop came gets this much from
  * its accept to send its first request (DESIGN.md section 4). */
@@ -25,6 +29,11 @@
 #define OUTPUT_STALL_MS 100
 /* How much later than the supervisor the worker gives up a stuck exchange. */
 #define SHUTDOWN_BACKSTOP_MS 1000
+/* The longest single poll(): a farther deadline is reached in several
+ * waits, and the timeout always fits poll()'s int. */
+#define POLL_WAIT_MAX_MS 600000
+/* A deadline that never comes. */
+#define NEVER UINT64_MAX
 
 struct conn {
     struct serve_ctx *ctx;
@@ -45,12 +54,12 @@ uint64_t serve_now_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * MS_PER_S + (uint64_t)ts.tv_nsec / NS_PER_MS;
 }
 
 static uint64_t seconds_to_ms(double s)
 {
-    return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5);
+    return s <= 0 ? 0 : (uint64_t)(s * MS_PER_S + 0.5);
 }
 
 int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
@@ -109,29 +118,55 @@ static bool throttled(const struct conn *c, uint64_t now)
            now < c->last_out_ms + OUTPUT_STALL_MS;
 }
 
+/* --idle-timeout: no byte in either direction for that long closes. */
+static uint64_t idle_deadline(const struct conn *c)
+{
+    if (c->ctx->idle_timeout_ms == 0)
+        return NEVER;
+    return c->last_io_ms + c->ctx->idle_timeout_ms;
+}
+
+/* --shutdown-timeout: once a stop was seen, the exchange ends by then. */
+static uint64_t shutdown_deadline(const struct conn *c)
+{
+    const struct serve_ctx *ctx = c->ctx;
+
+    if (!c->stop_seen || ctx->shutdown_timeout_ms == 0)
+        return NEVER;
+    return ctx->stop_at_ms + ctx->shutdown_timeout_ms;
+}
+
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/*
+ * The nearest time at which a rule may change what the loop does, or NEVER.
+ * Rules that close the connection (idle, shutdown) are checked again once
+ * they are due; the others only wake the loop to look again.
+ */
+static uint64_t next_deadline(const struct conn *c, uint64_t now)
+{
+    uint64_t at = earlier(idle_deadline(c), shutdown_deadline(c));
+
+    if (throttled(c, now))
+        at = earlier(at, c->last_out_ms + OUTPUT_STALL_MS);
+    if (c->stop_seen && in_first_byte_grace(c, now))
+        at = earlier(at, c->accepted_ms + FIRST_BYTE_GRACE_MS);
+    return at;
+}
+
 /* Milliseconds until the nearest deadline, or -1 for none. */
 static int poll_timeout(const struct conn *c, uint64_t now)
 {
-    const struct serve_ctx *ctx = c->ctx;
-    uint64_t deadline = UINT64_MAX;
+    uint64_t at = next_deadline(c, now);
 
-    if (ctx->idle_timeout_ms > 0)
-        deadline = c->last_io_ms + ctx->idle_timeout_ms;
-    if (throttled(c, now) && c->last_out_ms + OUTPUT_STALL_MS < deadline)
-        deadline = c->last_out_ms + OUTPUT_STALL_MS;
-    if (c->stop_seen) {
-        if (in_first_byte_grace(c, now) &&
-            c->accepted_ms + FIRST_BYTE_GRACE_MS < deadline)
-            deadline = c->accepted_ms + FIRST_BYTE_GRACE_MS;
-        if (ctx->shutdown_timeout_ms > 0 &&
-            ctx->stop_at_ms + ctx->shutdown_timeout_ms < deadline)
-            deadline = ctx->stop_at_ms + ctx->shutdown_timeout_ms;
-    }
-    if (deadline == UINT64_MAX)
+    if (at == NEVER)
         return -1;
-    if (deadline <= now)
+    if (at <= now)
         return 0;
-    return deadline - now > 600000 ? 600000 : (int)(deadline - now);
+    return at - now > POLL_WAIT_MAX_MS ? POLL_WAIT_MAX_MS : (int)(at - now);
 }
 
 /* Notes a stop request; true when the connection must end right now. */
@@ -144,10 +179,7 @@ static bool check_stop(struct conn *c, uint64_t now)
         if (ctx->stop_at_ms == 0)
             ctx->stop_at_ms = now;
     }
-    if (!c->stop_seen)
-        return false;
-    if (ctx->shutdown_timeout_ms > 0 &&
-        now >= ctx->stop_at_ms + ctx->shutdown_timeout_ms) {
+    if (now >= shutdown_deadline(c)) {
         log_warnx("client %s: shutdown timeout, dropping the connection",
                   c->peer);
         return true;
@@ -246,11 +278,9 @@ static int wait_io(struct conn *c, bool want_read, uint64_t now)
     }
     if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
         c->maybe_readable = true;
-    now = serve_now_ms();
-    if (c->ctx->idle_timeout_ms > 0 &&
-        now >= c->last_io_ms + c->ctx->idle_timeout_ms) {
+    if (serve_now_ms() >= idle_deadline(c)) {
         log_info("client %s: idle for %.1f s, disconnecting", c->peer,
-                 (double)c->ctx->idle_timeout_ms / 1000.0);
+                 (double)c->ctx->idle_timeout_ms / MS_PER_S);
         return -1;
     }
     return 0;
