@@ -15,11 +15,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "worker_cmd.h"
 
-/* Descriptor numbers in the worker: the internal interface with worker/. */
-#define CHILD_LISTEN_FD 3
-#define CHILD_READY_FD  4
-#define CHILD_STDIO     5
+/* stdio, then the descriptors worker_cmd.h gives the worker. */
+#define CHILD_STDIO (WORKER_CMD_READY_FD + 1)
 
 static void close_cb(uv_handle_t *handle)
 {
@@ -115,10 +114,10 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char **args,
     stdio[1].data.fd = STDOUT_FILENO;
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = STDERR_FILENO;
-    stdio[CHILD_LISTEN_FD].flags = UV_INHERIT_FD;
-    stdio[CHILD_LISTEN_FD].data.fd = listen_fd;
-    stdio[CHILD_READY_FD].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[CHILD_READY_FD].data.stream = (uv_stream_t *)&c->ready_pipe;
+    stdio[WORKER_CMD_LISTEN_FD].flags = UV_INHERIT_FD;
+    stdio[WORKER_CMD_LISTEN_FD].data.fd = listen_fd;
+    stdio[WORKER_CMD_READY_FD].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[WORKER_CMD_READY_FD].data.stream = (uv_stream_t *)&c->ready_pipe;
 
     /*
      * No UV_PROCESS_DETACHED: the worker stays in the supervisor's process

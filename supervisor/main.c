@@ -19,7 +19,7 @@
 
 #include "listener.h"
 #include "log.h"
-#include "opts.h"
+#include "opts_server.h"
 #include "supervisor.h"
 
 #define WORKER_NAME "tcp_server_worker"
@@ -177,11 +177,12 @@ int main(int argc, char **argv)
     cfg.worker_path = path;
     cfg.listen_fd = listen_fd;
     cfg.workers = o.workers;
-    cfg.verbose = o.verbose;
-    cfg.idle_timeout = o.idle_timeout;
-    cfg.shutdown_timeout = o.shutdown_timeout;
-    cfg.seed_set = o.seed_set;
-    cfg.seed = o.seed;
+    worker_cmd_init(&cfg.worker);
+    cfg.worker.verbose = o.verbose;
+    cfg.worker.idle_timeout = o.idle_timeout;
+    cfg.worker.shutdown_timeout = o.shutdown_timeout;
+    cfg.worker.seed.set = o.seed_set;
+    cfg.worker.seed.value = o.seed;
 
     status = supervisor_run(&cfg, err, sizeof(err));
     if (status < 0) {
