@@ -17,18 +17,21 @@
 /* Bytes per block of the vectorisable loops: four 16-byte vectors. */
 #define XFORM_BLOCK 64
 
-static inline uint8_t upper_byte(uint8_t b)
+/*
+ * Flips the case of the 26 letters from first ('a' or 'A'). One unsigned
+ * compare selects them; it becomes a vector mask.
+ */
+static inline uint8_t flip_case(uint8_t b, uint8_t first)
 {
-    /* One unsigned compare selects 'a'..'z'; it becomes a vector mask. */
-    return (uint8_t)(b ^ ((uint8_t)(b - 'a') < 26 ? 0x20 : 0));
+    return (uint8_t)(b ^ ((uint8_t)(b - first) < 26 ? 0x20 : 0));
 }
 
-static inline uint8_t lower_byte(uint8_t b)
-{
-    return (uint8_t)(b ^ ((uint8_t)(b - 'A') < 26 ? 0x20 : 0));
-}
-
-void xform_upper(uint8_t *buf, size_t len)
+/*
+ * Flips the case of every letter from first in buf. Always inlined, so each
+ * caller gets its own loop with first a constant, as if written out twice.
+ */
+static inline __attribute__((always_inline)) void
+flip_case_all(uint8_t *buf, size_t len, uint8_t first)
 {
     size_t i = 0;
 
@@ -37,24 +40,20 @@ void xform_upper(uint8_t *buf, size_t len)
         uint8_t *blk = buf + i;
 
         for (size_t j = 0; j < XFORM_BLOCK; j++)
-            blk[j] = upper_byte(blk[j]);
+            blk[j] = flip_case(blk[j], first);
     }
     for (; i < len; i++)
-        buf[i] = upper_byte(buf[i]);
+        buf[i] = flip_case(buf[i], first);
+}
+
+void xform_upper(uint8_t *buf, size_t len)
+{
+    flip_case_all(buf, len, 'a');
 }
 
 void xform_lower(uint8_t *buf, size_t len)
 {
-    size_t i = 0;
-
-    for (; len - i >= XFORM_BLOCK; i += XFORM_BLOCK) {
-        uint8_t *blk = buf + i;
-
-        for (size_t j = 0; j < XFORM_BLOCK; j++)
-            blk[j] = lower_byte(blk[j]);
-    }
-    for (; i < len; i++)
-        buf[i] = lower_byte(buf[i]);
+    flip_case_all(buf, len, 'A');
 }
 
 static bool all_ascii(const uint8_t *buf, size_t len)
