@@ -18,29 +18,29 @@
 enum wc_kind { WC_FD, WC_PID, WC_UINT, WC_SECONDS, WC_U64, WC_COUNT };
 
 struct wc_opt {
-    enum wc_kind kind;
     size_t offset; /* of the member in struct worker_cmd */
     const char *name;
-    int short_name;
     const char *metavar;
-    bool required;
+    const char *what, *expect;
     double def;
     uint64_t max;
-    const char *what, *expect;
+    enum wc_kind kind;
+    int short_name;
+    bool required;
 };
 
 /* One row of WORKER_CMD_OPTIONS as data. */
 #define WC_ROW(f, k, nm, sh, mv, req, df, mx, wh, ex)                          \
     {.kind = WC_##k,                                                           \
      .offset = offsetof(struct worker_cmd, f),                                 \
-     .name = nm,                                                               \
-     .short_name = sh,                                                         \
-     .metavar = mv,                                                            \
-     .required = req,                                                          \
-     .def = df,                                                                \
-     .max = mx,                                                                \
-     .what = wh,                                                               \
-     .expect = ex},
+     .name = (nm),                                                             \
+     .short_name = (sh),                                                       \
+     .metavar = (mv),                                                          \
+     .required = (req),                                                        \
+     .def = (df),                                                              \
+     .max = (mx),                                                              \
+     .what = (wh),                                                             \
+     .expect = (ex)},
 
 static const struct wc_opt wc_opts[] = {WORKER_CMD_OPTIONS(WC_ROW)};
 

@@ -257,6 +257,7 @@ static int worker_start(struct slot *s)
     struct worker *w;
     int r;
 
+    memset(&args, 0, sizeof(args));
     cmd.listen_fd = WORKER_CMD_LISTEN_FD;
     cmd.ready_fd = WORKER_CMD_READY_FD;
     cmd.parent_pid = (long)getpid();

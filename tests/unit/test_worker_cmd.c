@@ -71,8 +71,8 @@ static int members_same(const struct worker_cmd *x, const struct worker_cmd *y,
     return same;
 }
 
-#define COUNT_ROW(...) +1
-static const int n_options = 0 WORKER_CMD_OPTIONS(COUNT_ROW);
+#define ROW_ID(field, ...) ROW_##field,
+enum { WORKER_CMD_OPTIONS(ROW_ID) n_options };
 
 /* Every member away from its default (and from the supervisor's values). */
 static void all_set(struct worker_cmd *c)
