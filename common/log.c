@@ -84,31 +84,29 @@ static void log_vwrite(enum log_level level, bool with_errno, const char *fmt,
     errno = saved;
 }
 
+/* The body of every variadic entry point: one line from fmt and its "...". */
+#define LOG_VARIADIC(level, with_errno, fmt)                                   \
+    do {                                                                       \
+        va_list ap;                                                            \
+                                                                               \
+        va_start(ap, fmt);                                                     \
+        log_vwrite((level), (with_errno), (fmt), ap);                          \
+        va_end(ap);                                                            \
+    } while (0)
+
 void log_write(enum log_level level, bool with_errno, const char *fmt, ...)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
-    log_vwrite(level, with_errno, fmt, ap);
-    va_end(ap);
+    LOG_VARIADIC(level, with_errno, fmt);
 }
 
 void fatal(const char *fmt, ...)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
-    log_vwrite(LOG_ERROR, true, fmt, ap);
-    va_end(ap);
+    LOG_VARIADIC(LOG_ERROR, true, fmt);
     exit(1);
 }
 
 void fatalx(const char *fmt, ...)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
-    log_vwrite(LOG_ERROR, false, fmt, ap);
-    va_end(ap);
+    LOG_VARIADIC(LOG_ERROR, false, fmt);
     exit(1);
 }

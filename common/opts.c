@@ -128,6 +128,30 @@ int opt_next(struct opt_iter *it, const struct opt_def *defs, const char **arg,
     return next_short(it, defs, arg, err, errlen);
 }
 
+enum opts_result opts_bad_value(char *err, size_t errlen, const char *what,
+                                const char *value, const char *expect)
+{
+    snprintf(err, errlen, "invalid %s '%s' (expected %s)", what, value, expect);
+    return OPTS_USAGE;
+}
+
+enum opts_result opts_parse_argv(int argc, char **argv,
+                                 const struct opt_def *defs,
+                                 opts_apply_fn apply, void *ctx, char *err,
+                                 size_t errlen)
+{
+    struct opt_iter it;
+    enum opts_result r = OPTS_OK;
+    const char *arg;
+    int id;
+
+    opt_iter_init(&it, argc, argv);
+    while (r == OPTS_OK &&
+           (id = opt_next(&it, defs, &arg, err, errlen)) != OPT_END)
+        r = id == OPT_ERROR ? OPTS_USAGE : apply(ctx, id, arg, err, errlen);
+    return r;
+}
+
 int opts_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     unsigned long long v;

@@ -48,6 +48,9 @@ int opt_next(struct opt_iter *it, const struct opt_def *defs, const char **arg,
 /* Parses a decimal integer in [min, max]; 0 or -EINVAL/-ERANGE. */
 int opts_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Longest timeout any binary accepts, in seconds: about 30 years. */
+#define OPTS_SECONDS_MAX 1000000000u
+
 /* Parses non-negative decimal seconds (e.g. "2", "0.25") up to max. */
 int opts_parse_seconds(const char *s, double max, double *out);
 
@@ -58,48 +61,26 @@ enum opts_result {
     OPTS_USAGE = 2, /* bad usage: err holds the message, exit 2 */
 };
 
-/* Options of tcp_server (DESIGN.md section 3). */
-struct server_opts {
-    unsigned port;         /* 0 asks the kernel for a free port */
-    const char *bind_addr; /* NULL: all interfaces */
-    int verbose;
-    unsigned workers;
-    double idle_timeout;     /* seconds, 0 = never */
-    double shutdown_timeout; /* seconds, 0 = wait forever */
-    bool seed_set;
-    uint64_t seed;
-};
-
-#define SERVER_DEFAULT_PORT             8083
-#define SERVER_DEFAULT_IDLE_TIMEOUT     60.0
-#define SERVER_DEFAULT_SHUTDOWN_TIMEOUT 30.0
-#define SERVER_MAX_WORKERS              256
-
-extern const char server_usage[]; /* the usage line, ending in '\n' */
-extern const char server_help[];  /* the full --help text */
-
-enum opts_result server_opts_parse(struct server_opts *o, int argc, char **argv,
-                                   char *err, size_t errlen);
+/* Writes "invalid <what> '<value>' (expected <expect>)"; OPTS_USAGE. */
+enum opts_result opts_bad_value(char *err, size_t errlen, const char *what,
+                                const char *value, const char *expect);
 
 /*
- * Options the supervisor passes to tcp_server_worker. The worker is not meant
- * to be started by hand; its command line is an internal interface.
+ * Applies one result of opt_next (an option id with its value, or
+ * OPT_POSITIONAL with the argument) to the caller's ctx: OPTS_OK to go on,
+ * OPTS_HELP or OPTS_USAGE (with a message in err) to stop there.
  */
-struct worker_opts {
-    int listen_fd;   /* inherited listening socket */
-    int ready_fd;    /* write one byte here once about to accept; -1: none */
-    long parent_pid; /* supervisor pid, for the orphan check; 0: none */
-    unsigned slot;   /* worker slot number, for logs */
-    int verbose;
-    double idle_timeout;
-    double shutdown_timeout;
-    bool seed_set;
-    uint64_t seed;
-};
+typedef enum opts_result (*opts_apply_fn)(void *ctx, int id, const char *arg,
+                                          char *err, size_t errlen);
 
-extern const char worker_usage[];
-
-enum opts_result worker_opts_parse(struct worker_opts *o, int argc, char **argv,
-                                   char *err, size_t errlen);
+/*
+ * Runs opt_next over argv[1..argc) and hands every option to apply, up to
+ * the end of argv or the first result other than OPTS_OK, which it returns.
+ * An error of opt_next itself is OPTS_USAGE with its message in err.
+ */
+enum opts_result opts_parse_argv(int argc, char **argv,
+                                 const struct opt_def *defs,
+                                 opts_apply_fn apply, void *ctx, char *err,
+                                 size_t errlen);
 
 #endif

@@ -17,18 +17,21 @@
 /* Bytes per block of the vectorisable loops: four 16-byte vectors. */
 #define XFORM_BLOCK 64
 
-static inline uint8_t upper_byte(uint8_t b)
+/*
+ * Flips the case of the 26 letters from first ('a' or 'A'). One unsigned
+ * compare selects them; it becomes a vector mask.
+ */
+static inline uint8_t flip_case(uint8_t b, uint8_t first)
 {
-    /* One unsigned compare selects 'a'..'z'; it becomes a vector mask. */
-    return (uint8_t)(b ^ ((uint8_t)(b - 'a') < 26 ? 0x20 : 0));
+    return (uint8_t)(b ^ ((uint8_t)(b - first) < 26 ? 0x20 : 0));
 }
 
-static inline uint8_t lower_byte(uint8_t b)
-{
-    return (uint8_t)(b ^ ((uint8_t)(b - 'A') < 26 ? 0x20 : 0));
-}
-
-void xform_upper(uint8_t *buf, size_t len)
+/*
+ * Flips the case of every letter from first in buf. Always inlined, so each
+ * caller gets its own loop with first a constant, as if written out twice.
+ */
+static inline __attribute__((always_inline)) void
+flip_case_all(uint8_t *buf, size_t len, uint8_t first)
 {
     size_t i = 0;
 
@@ -37,24 +40,20 @@ void xform_upper(uint8_t *buf, size_t len)
         uint8_t *blk = buf + i;
 
         for (size_t j = 0; j < XFORM_BLOCK; j++)
-            blk[j] = upper_byte(blk[j]);
+            blk[j] = flip_case(blk[j], first);
     }
     for (; i < len; i++)
-        buf[i] = upper_byte(buf[i]);
+        buf[i] = flip_case(buf[i], first);
+}
+
+void xform_upper(uint8_t *buf, size_t len)
+{
+    flip_case_all(buf, len, 'a');
 }
 
 void xform_lower(uint8_t *buf, size_t len)
 {
-    size_t i = 0;
-
-    for (; len - i >= XFORM_BLOCK; i += XFORM_BLOCK) {
-        uint8_t *blk = buf + i;
-
-        for (size_t j = 0; j < XFORM_BLOCK; j++)
-            blk[j] = lower_byte(blk[j]);
-    }
-    for (; i < len; i++)
-        buf[i] = lower_byte(buf[i]);
+    flip_case_all(buf, len, 'A');
 }
 
 static bool all_ascii(const uint8_t *buf, size_t len)
@@ -82,6 +81,18 @@ static inline bool is_cont(uint8_t b)
 }
 
 /*
+ * n when p starts a well-formed n-byte character (n is 3 or 4) whose second
+ * byte lies in lo..hi, else 1.
+ */
+static inline size_t long_char_len(const uint8_t *p, size_t avail, size_t n,
+                                   uint8_t lo, uint8_t hi)
+{
+    if (avail < n || p[1] < lo || p[1] > hi || !is_cont(p[2]))
+        return 1;
+    return n == 3 || is_cont(p[3]) ? n : 1;
+}
+
+/*
  * RFC 3629 table: the lead byte fixes the length and the allowed range of
  * the second byte, which is where overlongs (E0, F0), surrogates (ED) and
  * code points above U+10FFFF (F4) are excluded. C0, C1 and F5..FF never
@@ -90,31 +101,17 @@ static inline bool is_cont(uint8_t b)
 static inline size_t char_len(const uint8_t *p, size_t avail)
 {
     uint8_t b0 = p[0];
-    uint8_t lo = 0x80, hi = 0xbf;
 
-    if (b0 < 0x80)
-        return 1;
+    /* ASCII, a stray continuation byte, C0, C1, F5..FF: one byte each. */
     if (b0 < 0xc2 || b0 > 0xf4)
         return 1;
-    if (b0 < 0xe0) {
+    if (b0 < 0xe0)
         return avail >= 2 && is_cont(p[1]) ? 2 : 1;
-    }
-    if (b0 < 0xf0) {
-        if (avail < 3)
-            return 1;
-        if (b0 == 0xe0)
-            lo = 0xa0;
-        else if (b0 == 0xed)
-            hi = 0x9f;
-        return p[1] >= lo && p[1] <= hi && is_cont(p[2]) ? 3 : 1;
-    }
-    if (avail < 4)
-        return 1;
-    if (b0 == 0xf0)
-        lo = 0x90;
-    else if (b0 == 0xf4)
-        hi = 0x8f;
-    return p[1] >= lo && p[1] <= hi && is_cont(p[2]) && is_cont(p[3]) ? 4 : 1;
+    if (b0 < 0xf0)
+        return long_char_len(p, avail, 3, b0 == 0xe0 ? 0xa0 : 0x80,
+                             b0 == 0xed ? 0x9f : 0xbf);
+    return long_char_len(p, avail, 4, b0 == 0xf0 ? 0x90 : 0x80,
+                         b0 == 0xf4 ? 0x8f : 0xbf);
 }
 
 size_t xform_char_len(const uint8_t *p, size_t avail)

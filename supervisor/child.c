@@ -15,11 +15,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "worker_cmd.h"
 
-/* Descriptor numbers in the worker: the internal interface with worker/. */
-#define CHILD_LISTEN_FD 3
-#define CHILD_READY_FD  4
-#define CHILD_STDIO     5
+/* stdio, then the descriptors worker_cmd.h gives the worker. */
+#define CHILD_STDIO (WORKER_CMD_READY_FD + 1)
 
 static void close_cb(uv_handle_t *handle)
 {
@@ -91,6 +90,25 @@ static void exit_cb(uv_process_t *process, int64_t status, int term_signal)
     uv_close((uv_handle_t *)process, close_cb);
 }
 
+/*
+ * The worker's descriptors: stdin from /dev/null, stdout and stderr shared,
+ * then the listener and the readiness pipe at the numbers of worker_cmd.h.
+ */
+static void set_stdio(uv_stdio_container_t stdio[CHILD_STDIO], int listen_fd,
+                      uv_pipe_t *ready_pipe)
+{
+    memset(stdio, 0, CHILD_STDIO * sizeof(stdio[0]));
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = STDOUT_FILENO;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = STDERR_FILENO;
+    stdio[WORKER_CMD_LISTEN_FD].flags = UV_INHERIT_FD;
+    stdio[WORKER_CMD_LISTEN_FD].data.fd = listen_fd;
+    stdio[WORKER_CMD_READY_FD].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[WORKER_CMD_READY_FD].data.stream = (uv_stream_t *)ready_pipe;
+}
+
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char **args,
                 int listen_fd)
 {
@@ -109,16 +127,7 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char **args,
     c->ready_pipe.data = c;
     c->open_handles = 1;
 
-    memset(stdio, 0, sizeof(stdio));
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_INHERIT_FD;
-    stdio[1].data.fd = STDOUT_FILENO;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = STDERR_FILENO;
-    stdio[CHILD_LISTEN_FD].flags = UV_INHERIT_FD;
-    stdio[CHILD_LISTEN_FD].data.fd = listen_fd;
-    stdio[CHILD_READY_FD].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[CHILD_READY_FD].data.stream = (uv_stream_t *)&c->ready_pipe;
+    set_stdio(stdio, listen_fd, &c->ready_pipe);
 
     /*
      * No UV_PROCESS_DETACHED: the worker stays in the supervisor's process

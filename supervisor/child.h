@@ -1,11 +1,11 @@
 /*
  * One worker process as the supervisor sees it: a uv_process_t and the read
  * end of its readiness pipe. The worker gets the listener as fd 3 and the
- * write end of the pipe as fd 4; one byte on the pipe means "about to
- * accept" (sd_notify READY=1 in spirit), end of file without a byte means it
- * never got that far. The process handle is closed only in its exit
- * callback, so the worker is always reaped (no zombies), and it is never
- * signalled after that.
+ * write end of the pipe as fd 4 (the numbers live in worker_cmd.h); one byte on
+ * the pipe means "about to accept" (sd_notify READY=1 in spirit), end of file
+ * without a byte means it never got that far. The process handle is closed only
+ * in its exit callback, so the worker is always reaped (no zombies), and it is
+ * never signalled after that.
  */
 #ifndef TCP_SERVER_CHILD_H
 #define TCP_SERVER_CHILD_H

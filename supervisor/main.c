@@ -19,7 +19,7 @@
 
 #include "listener.h"
 #include "log.h"
-#include "opts.h"
+#include "opts_server.h"
 #include "supervisor.h"
 
 #define WORKER_NAME "tcp_server_worker"
@@ -130,6 +130,23 @@ static int open_listener(const struct server_opts *o)
     return fd;
 }
 
+/* What supervisor_run needs, the workers' options among it. */
+static void make_config(struct supervisor_config *cfg,
+                        const struct server_opts *o, const char *path,
+                        int listen_fd)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->worker_path = path;
+    cfg->listen_fd = listen_fd;
+    cfg->workers = o->workers;
+    worker_cmd_init(&cfg->worker);
+    cfg->worker.verbose = o->verbose;
+    cfg->worker.idle_timeout = o->idle_timeout;
+    cfg->worker.shutdown_timeout = o->shutdown_timeout;
+    cfg->worker.seed.set = o->seed_set;
+    cfg->worker.seed.value = o->seed;
+}
+
 int main(int argc, char **argv)
 {
     struct supervisor_config cfg;
@@ -173,15 +190,7 @@ int main(int argc, char **argv)
     if (listen_fd < 0)
         return EXIT_FAILURE;
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.worker_path = path;
-    cfg.listen_fd = listen_fd;
-    cfg.workers = o.workers;
-    cfg.verbose = o.verbose;
-    cfg.idle_timeout = o.idle_timeout;
-    cfg.shutdown_timeout = o.shutdown_timeout;
-    cfg.seed_set = o.seed_set;
-    cfg.seed = o.seed;
+    make_config(&cfg, &o, path, listen_fd);
 
     status = supervisor_run(&cfg, err, sizeof(err));
     if (status < 0) {

@@ -28,9 +28,8 @@
 #include "backoff.h"
 #include "child.h"
 #include "log.h"
+#include "worker_cmd.h"
 
-/* At most this many -v are passed on; the worker only counts up to here. */
-#define VERBOSE_ARGS_MAX 4
 /* Saturation of the failure counter; the delay is capped long before. */
 #define FAILURES_MAX 1000u
 
@@ -60,7 +59,7 @@ struct worker {
 
 struct supervisor {
     const struct supervisor_config *cfg;
-    char path[PATH_MAX]; /* writable copy of the worker path, for argv */
+    char path[PATH_MAX]; /* the worker path, known to fit PATH_MAX */
     uv_loop_t loop;
     enum sup_state state;
     int stop_signal;
@@ -72,31 +71,6 @@ struct supervisor {
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t shutdown_timer;
 };
-
-/*
- * The worker's command line (the internal interface with worker/): the path
- * and 12 fixed words, 2 for --seed, the -v's and the final NULL.
- */
-struct worker_argv {
-    char *argv[1 + 12 + 2 + VERBOSE_ARGS_MAX + 1];
-    char parent[24];
-    char slot[16];
-    char idle[48];
-    char shutdown[48];
-    char seed[24];
-};
-
-/* exec takes char *const argv[]: writable arrays avoid casting const away. */
-static char arg_listen_fd[] = "--listen-fd";
-static char arg_fd3[] = "3";
-static char arg_ready_fd[] = "--ready-fd";
-static char arg_fd4[] = "4";
-static char arg_parent[] = "--parent";
-static char arg_slot[] = "--slot";
-static char arg_idle[] = "--idle-timeout";
-static char arg_shutdown[] = "--shutdown-timeout";
-static char arg_seed[] = "--seed";
-static char arg_verbose[] = "-v";
 
 static void slot_timer_cb(uv_timer_t *timer);
 static void finish(struct supervisor *sup);
@@ -115,50 +89,6 @@ static const char *signal_name(int signum)
     default:
         return "signal";
     }
-}
-
-/* Seconds as plain decimals: the worker's parser rejects exponents. */
-static void format_seconds(char *buf, size_t len, double seconds)
-{
-    /* A positive timeout must not round down to 0, which means "never". */
-    if (seconds > 0 && seconds < 0.000001)
-        seconds = 0.000001;
-    snprintf(buf, len, "%.6f", seconds);
-}
-
-static void build_argv(struct worker_argv *a, struct supervisor *sup,
-                       unsigned slot)
-{
-    const struct supervisor_config *cfg = sup->cfg;
-    size_t n = 0;
-
-    snprintf(a->parent, sizeof(a->parent), "%ld", (long)getpid());
-    snprintf(a->slot, sizeof(a->slot), "%u", slot);
-    format_seconds(a->idle, sizeof(a->idle), cfg->idle_timeout);
-    format_seconds(a->shutdown, sizeof(a->shutdown), cfg->shutdown_timeout);
-
-    a->argv[n++] = sup->path;
-    a->argv[n++] = arg_listen_fd;
-    a->argv[n++] = arg_fd3;
-    a->argv[n++] = arg_ready_fd;
-    a->argv[n++] = arg_fd4;
-    a->argv[n++] = arg_parent;
-    a->argv[n++] = a->parent;
-    a->argv[n++] = arg_slot;
-    a->argv[n++] = a->slot;
-    a->argv[n++] = arg_idle;
-    a->argv[n++] = a->idle;
-    a->argv[n++] = arg_shutdown;
-    a->argv[n++] = a->shutdown;
-    if (cfg->seed_set) {
-        snprintf(a->seed, sizeof(a->seed), "%llu",
-                 (unsigned long long)cfg->seed);
-        a->argv[n++] = arg_seed;
-        a->argv[n++] = a->seed;
-    }
-    for (int v = 0; v < cfg->verbose && v < VERBOSE_ARGS_MAX; v++)
-        a->argv[n++] = arg_verbose;
-    a->argv[n] = NULL;
 }
 
 static void list_insert(struct supervisor *sup, struct worker *w)
@@ -322,9 +252,19 @@ static void worker_closed_cb(struct child *c)
 static int worker_start(struct slot *s)
 {
     struct supervisor *sup = s->sup;
+    struct worker_cmd cmd = sup->cfg->worker;
     struct worker_argv args;
     struct worker *w;
     int r;
+
+    memset(&args, 0, sizeof(args));
+    cmd.listen_fd = WORKER_CMD_LISTEN_FD;
+    cmd.ready_fd = WORKER_CMD_READY_FD;
+    cmd.parent_pid = (long)getpid();
+    cmd.slot = s->index;
+    r = worker_cmd_build(&cmd, sup->path, &args);
+    if (r < 0)
+        return r;
 
     w = calloc(1, sizeof(*w));
     if (w == NULL)
@@ -336,8 +276,6 @@ static int worker_start(struct slot *s)
     w->child.exit_cb = worker_exit_cb;
     w->child.closed_cb = worker_closed_cb;
 
-    memset(&args, 0, sizeof(args));
-    build_argv(&args, sup, s->index);
     r = child_spawn(&w->child, &sup->loop, sup->path, args.argv,
                     sup->cfg->listen_fd);
     if (r < 0) {
@@ -401,13 +339,13 @@ static void shutdown_timer_cb(uv_timer_t *timer)
     char why[80];
 
     snprintf(why, sizeof(why), "shutdown timeout (%g s) expired",
-             sup->cfg->shutdown_timeout);
+             sup->cfg->worker.shutdown_timeout);
     force_stop(sup, why);
 }
 
 static void begin_stop(struct supervisor *sup, int signum)
 {
-    double ms = sup->cfg->shutdown_timeout * 1000.0;
+    double ms = sup->cfg->worker.shutdown_timeout * 1000.0;
     int r;
 
     sup->state = SUP_STOPPING;

@@ -17,19 +17,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "worker_cmd.h"
+
 /* Exit status after a graceful shutdown, and after a forced one. */
 #define SUPERVISOR_EXIT_OK     0
 #define SUPERVISOR_EXIT_FORCED 3
 
 struct supervisor_config {
     const char *worker_path; /* exec'd again at every start (see reload) */
-    int listen_fd;           /* the listener, handed to workers as fd 3 */
-    unsigned workers;        /* number of slots, >= 1 */
-    int verbose;             /* passed on as -v, repeated */
-    double idle_timeout;     /* seconds, passed on */
-    double shutdown_timeout; /* seconds; 0 waits for the workers forever */
-    bool seed_set;
-    uint64_t seed;
+    int listen_fd;    /* the listener (WORKER_CMD_LISTEN_FD in workers) */
+    unsigned workers; /* number of slots, >= 1 */
+    /*
+     * The options every worker is started with; the supervisor fills in
+     * the descriptors, its own pid and the slot. worker.shutdown_timeout
+     * is the supervisor's too: 0 waits for the workers forever.
+     */
+    struct worker_cmd worker;
 };
 
 /*

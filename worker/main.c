@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "opts.h"
 #include "rng.h"
 #include "serve.h"
 #include "stop.h"
+#include "worker_cmd.h"
 
 /* Pause after EMFILE and friends before accepting again. */
 #define ACCEPT_BACKOFF_MS 100
@@ -199,18 +199,20 @@ static int accept_loop(struct serve_ctx *ctx, int listen_fd)
 
 int main(int argc, char **argv)
 {
-    struct worker_opts o;
+    struct worker_cmd o;
     struct serve_ctx ctx;
     struct serve_stop stop;
-    char err[256];
+    char err[256], usage[512];
     int r, status;
 
-    switch (worker_opts_parse(&o, argc, argv, err, sizeof(err))) {
+    switch (worker_cmd_parse(&o, argc, argv, err, sizeof(err))) {
     case OPTS_HELP:
-        fputs(worker_usage, stdout);
+        worker_cmd_usage(usage, sizeof(usage));
+        fputs(usage, stdout);
         return 0;
     case OPTS_USAGE:
-        fprintf(stderr, "%stcp_server_worker: error: %s\n", worker_usage, err);
+        worker_cmd_usage(usage, sizeof(usage));
+        fprintf(stderr, "%stcp_server_worker: error: %s\n", usage, err);
         return 2;
     case OPTS_OK:
         break;
@@ -229,7 +231,7 @@ int main(int argc, char **argv)
 
     stop.requested = stop_flag();
     stop.fd = stop_fd();
-    r = serve_ctx_init(&ctx, o.seed_set ? o.seed : rng_entropy_seed(),
+    r = serve_ctx_init(&ctx, o.seed.set ? o.seed.value : rng_entropy_seed(),
                        o.idle_timeout, o.shutdown_timeout, &stop);
     if (r < 0) {
         errno = -r;

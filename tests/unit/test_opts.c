@@ -1,6 +1,6 @@
 /*
- * Option parsing of tcp_server and tcp_server_worker: what DESIGN.md
- * section 3 accepts and what it rejects.
+ * Option parsing of tcp_server: what DESIGN.md section 3 accepts and what
+ * it rejects. The worker's command line is tested in test_worker_cmd.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "opts.h"
+#include "opts_server.h"
 
 #define ARGV(...) ((const char *[]){"tcp_server", __VA_ARGS__, NULL})
 #define MAX_ARGS  32
@@ -159,41 +160,6 @@ static void test_server_opts_rejects(void **state)
     expect_usage(ARGV("-b", ""), "bind");
 }
 
-static void test_worker_opts(void **state)
-{
-    struct worker_opts o;
-    char err[256] = "";
-    static struct args a;
-    const char *ok[] = {"w", "--listen-fd", "3",    "--ready-fd",
-                        "4", "--parent",    "1234", "--slot",
-                        "2", "--seed",      "7",    "--idle-timeout",
-                        "0", "-v",          NULL};
-    const char *missing[] = {"w", "-v", NULL};
-    const char *bad[] = {"w", "--listen-fd", "x", NULL};
-
-    (void)state;
-    make_args(&a, ok);
-    assert_int_equal(a.argc, 14);
-    assert_int_equal(worker_opts_parse(&o, a.argc, a.argv, err, sizeof(err)),
-                     OPTS_OK);
-    assert_int_equal(o.listen_fd, 3);
-    assert_int_equal(o.ready_fd, 4);
-    assert_int_equal(o.parent_pid, 1234);
-    assert_int_equal(o.slot, 2);
-    assert_true(o.seed_set);
-    assert_int_equal(o.seed, 7);
-    assert_true(o.idle_timeout == 0.0);
-    assert_int_equal(o.verbose, 1);
-
-    make_args(&a, missing);
-    assert_int_equal(worker_opts_parse(&o, a.argc, a.argv, err, sizeof(err)),
-                     OPTS_USAGE);
-    assert_non_null(strstr(err, "--listen-fd"));
-    make_args(&a, bad);
-    assert_int_equal(worker_opts_parse(&o, a.argc, a.argv, err, sizeof(err)),
-                     OPTS_USAGE);
-}
-
 static void test_opts_parse_u64_bounds(void **state)
 {
     uint64_t v = 0;
@@ -236,7 +202,6 @@ int main(void)
         cmocka_unit_test(test_server_opts_all_forms),
         cmocka_unit_test(test_server_opts_help),
         cmocka_unit_test(test_server_opts_rejects),
-        cmocka_unit_test(test_worker_opts),
         cmocka_unit_test(test_opts_parse_u64_bounds),
         cmocka_unit_test(test_server_help_text),
     };

@@ -1,0 +1,37 @@
+/*
+ * The command line of tcp_server (DESIGN.md section 3), as a pure function
+ * from argv to an options struct, and its --help text.
+ */
+#ifndef TCP_SERVER_OPTS_SERVER_H
+#define TCP_SERVER_OPTS_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opts.h"
+
+/* Options of tcp_server (DESIGN.md section 3). */
+struct server_opts {
+    unsigned port;         /* 0 asks the kernel for a free port */
+    const char *bind_addr; /* NULL: all interfaces */
+    int verbose;
+    unsigned workers;
+    double idle_timeout;     /* seconds, 0 = never */
+    double shutdown_timeout; /* seconds, 0 = wait forever */
+    bool seed_set;
+    uint64_t seed;
+};
+
+#define SERVER_DEFAULT_PORT             8083
+#define SERVER_DEFAULT_IDLE_TIMEOUT     60.0
+#define SERVER_DEFAULT_SHUTDOWN_TIMEOUT 30.0
+#define SERVER_MAX_WORKERS              256
+
+extern const char server_usage[]; /* the usage line, ending in '\n' */
+extern const char server_help[];  /* the full --help text */
+
+enum opts_result server_opts_parse(struct server_opts *o, int argc, char **argv,
+                                   char *err, size_t errlen);
+
+#endif
