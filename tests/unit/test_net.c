@@ -243,21 +243,21 @@ static void test_net_wait_timeout_then_ready(void **state)
 
 /* One address of a family, its port, and the text it must format to. */
 struct format_case {
-    int family;
     const char *addr;
-    uint16_t port;
     const char *want;
+    int family;
+    uint16_t port;
 };
 
 static void test_net_format_addr_families(void **state)
 {
     static const struct format_case cases[] = {
-        {AF_INET, "192.0.2.7", 8083, "192.0.2.7:8083"},
-        {AF_INET, "0.0.0.0", 0, "0.0.0.0:0"},
-        {AF_INET6, "2001:db8::1", 443, "[2001:db8::1]:443"},
-        {AF_INET6, "::", 8083, "[::]:8083"},
+        {"192.0.2.7", "192.0.2.7:8083", AF_INET, 8083},
+        {"0.0.0.0", "0.0.0.0:0", AF_INET, 0},
+        {"2001:db8::1", "[2001:db8::1]:443", AF_INET6, 443},
+        {"::", "[::]:8083", AF_INET6, 8083},
         /* A dual-stack listener sees IPv4 clients this way. */
-        {AF_INET6, "::ffff:198.51.100.9", 50000, "198.51.100.9:50000"},
+        {"::ffff:198.51.100.9", "198.51.100.9:50000", AF_INET6, 50000},
     };
     char buf[NET_ADDRSTRLEN];
 
