@@ -17,8 +17,8 @@
 
 #include <uv.h>
 
-#include "listener.h"
 #include "log.h"
+#include "net.h"
 #include "opts_server.h"
 #include "supervisor.h"
 
@@ -113,20 +113,22 @@ static int print_help(void)
 /* Opens the listener and logs its real address; the fd or -1. */
 static int open_listener(const struct server_opts *o)
 {
-    char err[256], where[128];
-    unsigned port;
-    int fd;
+    char err[256], where[NET_ADDRSTRLEN];
+    int fd, r;
 
-    fd = listener_open(o->bind_addr, o->port, err, sizeof(err));
+    fd = net_listen(o->bind_addr, o->port);
     if (fd < 0) {
-        /* err says "port N is already in use" for EADDRINUSE. */
+        /* "port N is already in use" for EADDRINUSE. */
+        net_error_message(fd, NET_OP_LISTEN, o->bind_addr, o->port, err,
+                          sizeof(err));
         fprintf(stderr, "tcp_server: %s\n", err);
         return -1;
     }
-    if (listener_address(fd, where, sizeof(where), &port) == 0)
+    r = net_local_addr(fd, where, sizeof(where));
+    if (r >= 0)
         log_info("listening on %s", where);
     else
-        log_warn("listening, but getsockname failed");
+        log_warnx("listening, but its address is unknown: %s", net_strerror(r));
     return fd;
 }
 

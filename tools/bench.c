@@ -105,7 +105,9 @@ int main(int argc, char **argv)
     install_signals();
     raise_fd_limit(o.conns);
 
-    if (net_resolve(o.host, o.port, false, &ai, err, sizeof(err)) < 0) {
+    r = net_resolve(o.host, o.port, false, &ai);
+    if (r < 0) {
+        net_error_message(r, NET_OP_CONNECT, o.host, o.port, err, sizeof(err));
         fprintf(stderr, "tcp_bench: %s\n", err);
         return 1;
     }

@@ -208,8 +208,9 @@ int main(int argc, char **argv)
         src.msglen = strlen(o.message);
     }
 
-    fd = net_connect_any(o.host, o.port, CONNECT_TIMEOUT_MS, err, sizeof(err));
+    fd = net_connect(o.host, o.port, CONNECT_TIMEOUT_MS);
     if (fd < 0) {
+        net_error_message(fd, NET_OP_CONNECT, o.host, o.port, err, sizeof(err));
         fprintf(stderr, "tcp_client: %s\n", err);
         goto out;
     }

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     uint8_t *buf;
     uint64_t v;
     int verbose = 0;
-    int lfd;
+    int lfd, lport;
     int id;
 
     opt_iter_init(&it, argc, argv);
@@ -133,14 +133,22 @@ int main(int argc, char **argv)
     buf = malloc(ECHO_BUF);
     if (buf == NULL)
         fatalx("out of memory");
-    lfd = net_listen(bind_addr, port, err, sizeof(err));
+    lfd = net_listen(bind_addr, port);
     if (lfd < 0) {
+        net_error_message(lfd, NET_OP_LISTEN, bind_addr, port, err,
+                          sizeof(err));
         fprintf(stderr, "tcp_echo: %s\n", err);
         free(buf);
         return 1;
     }
-    fprintf(stderr, "tcp_echo: listening on %s port %u\n", bind_addr,
-            net_local_port(lfd));
+    lport = net_local_port(lfd);
+    if (lport < 0) {
+        fprintf(stderr, "tcp_echo: %s\n", net_strerror(lport));
+        close(lfd);
+        free(buf);
+        return 1;
+    }
+    fprintf(stderr, "tcp_echo: listening on %s port %d\n", bind_addr, lport);
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         unsigned long long n;

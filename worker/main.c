@@ -4,7 +4,6 @@
  * in accept() and serves one client at a time until a stop signal, after
  * which it finishes the exchange in flight and exits 0.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "net.h"
 #include "rng.h"
 #include "serve.h"
 #include "stop.h"
@@ -99,33 +99,6 @@ static void notify_ready(int fd)
     close(fd);
 }
 
-static void format_peer(const struct sockaddr_storage *ss, char *out,
-                        size_t outlen)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
-
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-        port = ntohs(a->sin_port);
-        snprintf(out, outlen, "%s:%u", host, port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        port = ntohs(a->sin6_port);
-        /* The dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d. */
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host, sizeof(host));
-            snprintf(out, outlen, "%s:%u", host, port);
-        } else {
-            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-            snprintf(out, outlen, "[%s]:%u", host, port);
-        }
-    } else {
-        snprintf(out, outlen, "unknown");
-    }
-}
-
 /* Sleeps up to ms, waking early on a stop signal. */
 static void pause_ms(int ms)
 {
@@ -135,16 +108,17 @@ static void pause_ms(int ms)
 }
 
 static void serve_client(struct serve_ctx *ctx, int fd,
-                         const struct sockaddr_storage *ss)
+                         const struct sockaddr_storage *ss, socklen_t sslen)
 {
-    char peer[INET6_ADDRSTRLEN + 16];
-    int one = 1;
+    char peer[NET_ADDRSTRLEN];
 
     /* Answers are batched per read already; Nagle would only add delay. */
     if (!nodelay_inherited)
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        (void)net_set_nodelay(fd);
     /* Warnings name the client too, so this is needed even without -v. */
-    format_peer(ss, peer, sizeof(peer));
+    if (net_format_addr((const struct sockaddr *)ss, sslen, peer,
+                        sizeof(peer)) < 0)
+        snprintf(peer, sizeof(peer), "unknown");
     log_debug("client %s: connected", peer);
     serve_conn(ctx, fd, peer);
     close(fd);
@@ -164,7 +138,7 @@ static int accept_loop(struct serve_ctx *ctx, int listen_fd)
         fd = accept4(listen_fd, (struct sockaddr *)&ss, &sslen,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            serve_client(ctx, fd, &ss);
+            serve_client(ctx, fd, &ss, sslen);
             continue;
         }
         if (stop_requested() != 0)
