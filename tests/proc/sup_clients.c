@@ -71,6 +71,17 @@ int sup_late_first_request(struct harness *h, struct harness_proc *p,
     return wire_upper_exchange(*fd, "just in time", LOOP_IO_MS);
 }
 
+void sup_late_retry(struct harness *h, struct harness_proc *p, int fd,
+                    int attempt, int64_t elapsed_ms)
+{
+    print_message("attempt %d: the request left only %lld ms after "
+                  "connecting (machine too busy to test the grace); "
+                  "retrying\n",
+                  attempt, (long long)elapsed_ms);
+    harness_close_fd(h, fd);
+    assert_int_equal(harness_stop(p), 0);
+}
+
 /* --- client processes -------------------------------------------------- */
 
 /*
@@ -264,39 +275,42 @@ static void loop_persistent(struct harness *h, unsigned port, int ctl, int res)
 }
 
 /*
- * Forks a helper with two pipes: the child keeps down[0] and up[1] (every
- * other descriptor closed) and gets 0; the parent tracks the child, keeps
- * down[1] and up[0] and gets its pid. -errno on failure, nothing left open.
+ * Forks a helper with two pipes: one down to it, one up from it. The child
+ * gets 0 and child[0] (reading down) and child[1] (writing up), every other
+ * descriptor closed. The parent tracks the child, gets its pid, *down (to
+ * write) and *up (to read); -errno on failure, with nothing left open.
  */
-static pid_t fork_helper(struct harness *h, int down[2], int up[2])
+static pid_t fork_helper(struct harness *h, int *down, int *up, int child[2])
 {
+    int d[2] = {-1, -1}, u[2] = {-1, -1}, r;
     pid_t parent = getpid(), pid;
-    int r;
 
-    down[0] = down[1] = up[0] = up[1] = -1;
-    if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
+    *down = *up = -1;
+    if (pipe2(d, O_CLOEXEC) < 0 || pipe2(u, O_CLOEXEC) < 0)
         goto fail;
     pid = fork();
     if (pid < 0)
         goto fail;
+    child[0] = d[0];
+    child[1] = u[1];
     if (pid == 0) {
-        int keep[2] = {down[0], up[1]};
-
-        helper_init(h, parent, keep, 2);
+        helper_init(h, parent, child, 2);
         return 0;
     }
     sup_track_helper(pid);
-    close(down[0]);
-    close(up[1]);
+    close(d[0]);
+    close(u[1]);
+    *down = d[1];
+    *up = u[0];
     return pid;
 
 fail:
     r = -errno;
     for (int i = 0; i < 2; i++) {
-        if (down[i] >= 0)
-            close(down[i]);
-        if (up[i] >= 0)
-            close(up[i]);
+        if (d[i] >= 0)
+            close(d[i]);
+        if (u[i] >= 0)
+            close(u[i]);
     }
     return r;
 }
@@ -304,42 +318,31 @@ fail:
 int sup_loop_start(struct harness *h, unsigned port, enum sup_loop_mode mode,
                    struct sup_loop *l)
 {
-    int ctl[2], res[2];
-    pid_t pid = fork_helper(h, ctl, res);
+    int child[2] = {-1, -1};
+    pid_t pid = fork_helper(h, &l->ctl_fd, &l->res_fd, child);
 
-    l->pid = -1;
-    l->ctl_fd = l->res_fd = -1;
-    if (pid < 0)
-        return (int)pid;
     if (pid == 0) {
         if (mode == SUP_LOOP_SHORT)
-            loop_short(h, port, ctl[0], res[1]);
+            loop_short(h, port, child[0], child[1]);
         else
-            loop_persistent(h, port, ctl[0], res[1]);
+            loop_persistent(h, port, child[0], child[1]);
         _exit(0);
     }
-    l->pid = pid;
-    l->ctl_fd = ctl[1];
-    l->res_fd = res[0];
-    return 0;
+    l->pid = pid > 0 ? pid : -1;
+    return pid < 0 ? (int)pid : 0;
 }
 
 /* Reads one helper message within timeout_ms: 0, -EPIPE at EOF, -errno. */
 static int read_msg(int fd, struct loop_msg *m, int timeout_ms)
 {
-    struct pollfd pfd = {fd, POLLIN, 0};
     ssize_t n;
     int r;
 
     /* Defined even on failure, so no caller can act on stale bytes. */
     memset(m, 0, sizeof(*m));
-    do {
-        r = poll(&pfd, 1, timeout_ms);
-    } while (r < 0 && errno == EINTR);
+    r = wire_wait_readable(fd, timeout_ms);
     if (r < 0)
-        return -errno;
-    if (r == 0)
-        return -ETIMEDOUT;
+        return r;
     n = read(fd, m, sizeof(*m));
     if (n < 0)
         return -errno;
@@ -461,41 +464,29 @@ static int upload(struct harness *h, unsigned port, uint32_t len,
 int sup_upload_start(struct harness *h, unsigned port, uint32_t len,
                      uint32_t pause_at, struct sup_upload *u)
 {
-    int go[2], note[2];
-    pid_t pid = fork_helper(h, go, note);
+    int child[2] = {-1, -1};
+    pid_t pid = fork_helper(h, &u->go_fd, &u->note_fd, child);
 
-    u->pid = -1;
-    u->note_fd = u->go_fd = -1;
-    if (pid < 0)
-        return (int)pid;
     if (pid == 0) {
         char tag = 'R';
-        int r = upload(h, port, len, pause_at, note[1], go[0]);
+        int r = upload(h, port, len, pause_at, child[1], child[0]);
 
-        (void)!write(note[1], &tag, 1);
-        (void)!write(note[1], &r, sizeof(r));
+        (void)!write(child[1], &tag, 1);
+        (void)!write(child[1], &r, sizeof(r));
         _exit(0);
     }
-    u->pid = pid;
-    u->note_fd = note[0];
-    u->go_fd = go[1];
-    return 0;
+    u->pid = pid > 0 ? pid : -1;
+    return pid < 0 ? (int)pid : 0;
 }
 
 /* Reads the uploader's next tag, and its result after an 'R'. */
 static int upload_read(struct sup_upload *u, char *tag, int *result,
                        int timeout_ms)
 {
-    struct pollfd pfd = {u->note_fd, POLLIN, 0};
-    int r;
+    int r = wire_wait_readable(u->note_fd, timeout_ms);
 
-    do {
-        r = poll(&pfd, 1, timeout_ms);
-    } while (r < 0 && errno == EINTR);
     if (r < 0)
-        return -errno;
-    if (r == 0)
-        return -ETIMEDOUT;
+        return r;
     if (read(u->note_fd, tag, 1) != 1)
         return -EPIPE;
     if (*tag == 'R' &&

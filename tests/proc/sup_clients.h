@@ -29,6 +29,15 @@ int sup_late_first_request(struct harness *h, struct harness_proc *p,
                            pid_t worker, int sig, int late_ms, int *fd,
                            int64_t *elapsed_ms);
 
+/*
+ * Ends an attempt of sup_late_first_request that the machine was too slow
+ * for (the request left too late to blame the server): says so, closes fd
+ * and stops p (a cmocka assertion), so that the caller can retry with a
+ * fresh server.
+ */
+void sup_late_retry(struct harness *h, struct harness_proc *p, int fd,
+                    int attempt, int64_t elapsed_ms);
+
 /* --- client processes -------------------------------------------------- */
 
 enum sup_loop_mode {

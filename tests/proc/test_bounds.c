@@ -93,10 +93,7 @@ static void assert_no_complaint(const struct harness_proc *p)
 
 static void reset_close(struct harness *h, int fd)
 {
-    struct linger lg = {1, 0};
-
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-    harness_close_fd(h, fd);
+    assert_int_equal(wire_reset_close(h, fd), 0);
 }
 
 static void test_silent_client_dropped(void **state)
@@ -122,9 +119,7 @@ static void test_silent_client_dropped(void **state)
     harness_close_fd(h, fd);
 
     /* The worker is free again, and it is the same one. */
-    fd = ensure_connect(h, srv);
-    ensure_exchange(fd, PROTO_UPPERCASE, "next", 4, "NEXT", 4);
-    harness_close_fd(h, fd);
+    ensure_exchange_once(h, srv, PROTO_UPPERCASE, "next", 4, "NEXT", 4);
     assert_int_equal(only_worker(srv), worker);
 }
 

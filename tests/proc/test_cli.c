@@ -226,22 +226,14 @@ static void test_bad_usage(void **state)
 static int occupy_port(unsigned *port)
 {
     for (int attempt = 0; attempt < 10; attempt++) {
-        struct sockaddr_in a;
         int fd, p = wire_free_port();
 
         assert_true(p > 0);
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        memset(&a, 0, sizeof(a));
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_ANY);
-        a.sin_port = htons((uint16_t)p);
-        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-            listen(fd, 16) == 0) {
+        fd = wire_listen_v4((unsigned)p);
+        if (fd >= 0) {
             *port = (unsigned)p;
             return fd;
         }
-        close(fd);
     }
     fail_msg("could not occupy a port");
     return -1;
@@ -305,9 +297,7 @@ static void test_quiet_session(void **state)
     ensure_exchange(fd, PROTO_REVERSE, "abc", 3, "cba", 3);
     ensure_exchange(fd, 6, "abc", 3, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
     harness_close_fd(h, fd);
-    fd = ensure_connect(h, srv);
-    ensure_exchange(fd, PROTO_LOWERCASE, "AGAIN", 5, "again", 5);
-    harness_close_fd(h, fd);
+    ensure_exchange_once(h, srv, PROTO_LOWERCASE, "AGAIN", 5, "again", 5);
 
     assert_int_equal(harness_stop(srv), 0);
     assert_exit_status(srv, 0);
@@ -323,13 +313,10 @@ static void test_verbose_session(void **state)
     struct harness_proc *srv = ensure_start_server(h, extra);
     pid_t worker;
     char *err;
-    int fd;
 
     assert_int_equal(harness_wait_children(srv, 1, HARNESS_READY_MS), 1);
     worker = srv->children[0];
-    fd = ensure_connect(h, srv);
-    ensure_exchange(fd, PROTO_UPPERCASE, "loud", 4, "LOUD", 4);
-    harness_close_fd(h, fd);
+    ensure_exchange_once(h, srv, PROTO_UPPERCASE, "loud", 4, "LOUD", 4);
     assert_int_equal(harness_stop(srv), 0);
     assert_exit_status(srv, 0);
     assert_empty_file("stdout of a session with -v", srv->out_path);

@@ -105,14 +105,6 @@ static void fill_ascii(struct run *r, uint8_t *p, size_t n)
         p[i] = (uint8_t)(0x20 + draw(r, 0x5f));
 }
 
-static void reset_close(struct harness *h, int fd)
-{
-    struct linger lg = {1, 0};
-
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-    harness_close_fd(h, fd);
-}
-
 /* Reads and discards until the server closes; fails after a bound. */
 static void drain_to_eof(int fd)
 {
@@ -136,7 +128,7 @@ static void end_connection(struct run *r, int fd, enum ending e)
         harness_close_fd(r->h, fd);
         break;
     case E_RESET:
-        reset_close(r->h, fd);
+        assert_int_equal(wire_reset_close(r->h, fd), 0);
         break;
     case E_HALF_CLOSE:
         /* The server must notice the end, mid-request or not, and close. */
@@ -413,7 +405,7 @@ static void hostile_reset_mid_answer(struct run *r)
         assert_int_equal(got, (ssize_t)want);
     }
     free(buf);
-    reset_close(r->h, fd);
+    assert_int_equal(wire_reset_close(r->h, fd), 0);
 }
 
 static void hostile(struct run *r)

@@ -227,15 +227,6 @@ static pid_t only_worker(const struct harness_proc *srv)
     return pids[0];
 }
 
-/* Closes fd with a reset (SO_LINGER 0) instead of a FIN. */
-static void reset_close(struct harness *h, int fd)
-{
-    struct linger lg = {1, 0};
-
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-    harness_close_fd(h, fd);
-}
-
 static void test_client_vanishes_mid_request(void **state)
 {
     struct harness *h = *state;
@@ -255,13 +246,13 @@ static void test_client_vanishes_mid_request(void **state)
     /* Two header bytes, then a reset. */
     fd = ensure_connect(h, srv);
     assert_int_equal(wire_send_all(fd, req, 2, HARNESS_IO_MS), 0);
-    reset_close(h, fd);
+    assert_int_equal(wire_reset_close(h, fd), 0);
 
     /* Half a reverse request (buffered by the worker), then a reset. */
     proto_encode_request_header(req, PROTO_REVERSE, 1000);
     fd = ensure_connect(h, srv);
     assert_int_equal(wire_send_all(fd, req, 4 + 500, HARNESS_IO_MS), 0);
-    reset_close(h, fd);
+    assert_int_equal(wire_reset_close(h, fd), 0);
 
     /*
      * A whole 4 MiB request, never read, then a reset: the worker's sends
@@ -274,12 +265,11 @@ static void test_client_vanishes_mid_request(void **state)
     fd = ensure_connect(h, srv);
     assert_int_equal(wire_send_all(fd, big, 4 + big_n, BIG_IO_MS), 0);
     free(big);
-    reset_close(h, fd);
+    assert_int_equal(wire_reset_close(h, fd), 0);
 
     /* The next client is served, by the same worker. */
-    fd = ensure_connect(h, srv);
-    ensure_exchange(fd, PROTO_UPPERCASE, "still here", 10, "STILL HERE", 10);
-    harness_close_fd(h, fd);
+    ensure_exchange_once(h, srv, PROTO_UPPERCASE, "still here", 10,
+                         "STILL HERE", 10);
     assert_int_equal(only_worker(srv), worker);
 }
 

@@ -72,12 +72,10 @@ static void test_start_request_sigint(void **state)
         struct harness *h = cycle_open();
         struct harness_proc *srv = ensure_start_server(h, NULL);
         pid_t w[8];
-        int n = procfs_children(srv->pid, w, 8), fd, ms;
+        int n = procfs_children(srv->pid, w, 8), ms;
 
         assert_true(n >= 1);
-        fd = ensure_connect(h, srv);
-        ensure_exchange(fd, PROTO_REVERSE, "cycle", 5, "elcyc", 5);
-        harness_close_fd(h, fd);
+        ensure_exchange_once(h, srv, PROTO_REVERSE, "cycle", 5, "elcyc", 5);
         assert_int_equal(harness_kill(srv, SIGINT, false), 0);
         ms = harness_wait_all_gone(srv, w, (size_t)n, WAIT_MS);
         if (ms < 0) {

@@ -105,27 +105,6 @@ static void test_kill_one_of_four(void **state)
 
 /* --- descriptors and signal state of a worker --------------------------- */
 
-/* The hexadecimal mask of field ("SigBlk:") in /proc/PID/status. */
-static int status_mask(pid_t pid, const char *field, unsigned long long *mask)
-{
-    char path[64], *text = NULL, *s;
-    size_t len;
-    int r;
-
-    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-    r = harness_read_file(path, &text, &len);
-    if (r < 0)
-        return r;
-    s = strstr(text, field);
-    if (s != NULL) {
-        s += strlen(field);
-        s += strspn(s, " \t");
-    }
-    r = s != NULL && harness_parse_num(s, 16, mask, NULL) == 0 ? 0 : -EPROTO;
-    free(text);
-    return r;
-}
-
 /* The open flags of descriptor fd of pid (/proc/PID/fdinfo). */
 static int fd_flags(pid_t pid, int fd, unsigned *flags)
 {
@@ -179,8 +158,8 @@ static const char *hygiene(pid_t pid, char *why, size_t len)
     struct dirent *d;
     DIR *dir;
 
-    if (status_mask(pid, "SigBlk:", &blk) < 0 ||
-        status_mask(pid, "SigIgn:", &ign) < 0)
+    if (procfs_status_num(pid, "SigBlk", 16, &blk) < 0 ||
+        procfs_status_num(pid, "SigIgn", 16, &ign) < 0)
         return say(why, len, "cannot read /proc/%ld/status", (long)pid);
     if (blk != 0)
         return say(why, len, "SigBlk %016llx, expected none", blk);

@@ -134,11 +134,8 @@ static void test_sigint_after_many_connections(void **state)
     int64_t deadline;
     int fd, ms, tw;
 
-    for (int i = 0; i < MANY; i++) {
-        fd = ensure_connect(h, srv);
-        ensure_exchange(fd, PROTO_LOWERCASE, "MANY", 4, "many", 4);
-        harness_close_fd(h, fd);
-    }
+    for (int i = 0; i < MANY; i++)
+        ensure_exchange_once(h, srv, PROTO_LOWERCASE, "MANY", 4, "many", 4);
     fd = ensure_connect(h, srv);
     ensure_exchange(fd, PROTO_REVERSE, "last", 4, "tsal", 4);
 
@@ -323,12 +320,7 @@ static void test_late_first_request_served(void **state)
                      "SIGINT, not served: %s",
                      (long long)elapsed, LATE_MS, strerror(-r));
         }
-        print_message("attempt %d: the request left only %lld ms after "
-                      "connecting (machine too busy to test the grace); "
-                      "retrying\n",
-                      attempt, (long long)elapsed);
-        harness_close_fd(h, fd);
-        assert_int_equal(harness_stop(srv), 0);
+        sup_late_retry(h, srv, fd, attempt, elapsed);
     }
     fail_msg("the machine was too busy in every attempt");
 }

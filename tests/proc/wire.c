@@ -50,6 +50,25 @@ static int await_fd(int fd, short events, int64_t deadline)
 
 /* --- addresses and listeners -------------------------------------------- */
 
+int wire_wait_readable(int fd, int timeout_ms)
+{
+    return await_fd(fd, POLLIN, harness_now_ms() + timeout_ms);
+}
+
+/* A new IPv4 TCP socket (SOCK_CLOEXEC plus flags) and the address addr:port
+ * (host order) in *a. The descriptor or -errno. */
+static int socket_v4(int flags, uint32_t addr, unsigned port,
+                     struct sockaddr_in *a)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+
+    memset(a, 0, sizeof(*a));
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(addr);
+    a->sin_port = htons((uint16_t)port);
+    return fd < 0 ? -errno : fd;
+}
+
 /*
  * An IPv4 TCP socket bound to addr:port (host order), with SO_REUSEADDR when
  * reuse, and listening when backlog > 0. Its descriptor or -errno.
@@ -57,15 +76,10 @@ static int await_fd(int fd, short events, int64_t deadline)
 static int bind_v4(uint32_t addr, unsigned port, bool reuse, int backlog)
 {
     struct sockaddr_in a;
-    int fd, on = 1, r;
+    int fd = socket_v4(0, addr, port, &a), on = 1, r;
 
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return -errno;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(addr);
-    a.sin_port = htons((uint16_t)port);
+        return fd;
     if ((reuse &&
          setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) ||
         bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
@@ -144,15 +158,11 @@ int wire_connect(struct harness *h, unsigned port, int timeout_ms)
 {
     struct sockaddr_in a;
     socklen_t elen = sizeof(int);
-    int fd, r, err = 0, on = 1, flags;
+    int fd = socket_v4(SOCK_NONBLOCK, INADDR_LOOPBACK, port, &a), r, err = 0;
+    int on = 1, flags;
 
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
-        return -errno;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
+        return fd;
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         if (errno != EINPROGRESS)
             goto fail;

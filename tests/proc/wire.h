@@ -18,6 +18,10 @@
 
 #include "harness.h"
 
+/* Waits up to timeout_ms for fd to become readable (or hang up): 0,
+ * -ETIMEDOUT or -errno. For pipes as well as sockets. */
+int wire_wait_readable(int fd, int timeout_ms);
+
 /* --- addresses and listeners -------------------------------------------- */
 
 /* A TCP port of 127.0.0.1 that was free a moment ago, or -errno. */
