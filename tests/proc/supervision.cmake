@@ -8,18 +8,18 @@
 # parallel test stealing the CPU would only make the figures meaningless and
 # the bounded waits slower.
 
-add_library(sup_util STATIC sup_util.c)
-target_link_libraries(sup_util PUBLIC proc_harness common PkgConfig::CMOCKA
+add_library(sup_support STATIC sup_fixture.c sup_clients.c)
+target_link_libraries(sup_support PUBLIC proc_harness common PkgConfig::CMOCKA
                                       project_options)
 # The sanitizer runtime catches a SIGSEGV sent from outside and exits 1
 # instead of dying of the signal; the respawn tests accept either there.
 if(TCP_SERVER_SANITIZE)
-  target_compile_definitions(sup_util PUBLIC SUP_SANITIZE=1)
+  target_compile_definitions(sup_support PUBLIC SUP_SANITIZE=1)
 endif()
 
 function(supervise_test name timeout)
   proc_test(${name} ${timeout})
-  target_link_libraries(${name} PRIVATE sup_util)
+  target_link_libraries(${name} PRIVATE sup_support)
   set_tests_properties(proc_${name} PROPERTIES RUN_SERIAL TRUE
                                                LABELS "proc;supervise")
 endfunction()

@@ -24,8 +24,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "logtext.h"
+#include "procfs.h"
+#include "wire.h"
 #include "proto.h"
 
 #define KIB 1024L
@@ -46,7 +49,7 @@ static pid_t only_worker(struct harness_proc *srv)
     int n;
 
     assert_int_equal(harness_wait_children(srv, 1, HARNESS_READY_MS), 1);
-    n = harness_children(srv->pid, pids, 4);
+    n = procfs_children(srv->pid, pids, 4);
     assert_int_equal(n, 1);
     return pids[0];
 }
@@ -54,7 +57,7 @@ static pid_t only_worker(struct harness_proc *srv)
 /* A /proc/PID/status figure in KiB, or a failed test. */
 static long status_kb(pid_t pid, const char *field)
 {
-    long kb = harness_status_kb(pid, field);
+    long kb = procfs_status_kb(pid, field);
 
     if (kb < 0)
         fprintf(stderr, "cannot read %s of pid %ld: %s\n", field, (long)pid,
@@ -66,7 +69,7 @@ static long status_kb(pid_t pid, const char *field)
 /* Waits until the server has read everything sent on fd, or fails. */
 static void wait_consumed(int fd, const struct harness_proc *srv, int ms)
 {
-    int r = harness_wait_consumed(fd, srv->port, ms);
+    int r = wire_wait_consumed(fd, srv->port, ms);
 
     if (r < 0)
         fprintf(stderr, "the worker did not read what was sent: %s\n",
@@ -90,24 +93,21 @@ static void assert_no_complaint(const struct harness_proc *p)
 
 static void reset_close(struct harness *h, int fd)
 {
-    struct linger lg = {1, 0};
-
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-    harness_close_fd(h, fd);
+    assert_int_equal(wire_reset_close(h, fd), 0);
 }
 
 static void test_silent_client_dropped(void **state)
 {
     static const char *const extra[] = {"--idle-timeout", "1", NULL};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, extra);
+    struct harness_proc *srv = ensure_start_server(h, extra);
     pid_t worker = only_worker(srv);
     int64_t t0, elapsed;
     int fd, r;
 
     t0 = harness_now_ms();
-    fd = check_connect(h, srv);
-    r = harness_wait_closed(fd, harness_ms(10000));
+    fd = ensure_connect(h, srv);
+    r = wire_wait_closed(fd, harness_ms(10000));
     elapsed = harness_now_ms() - t0;
     if (r != 0)
         fprintf(stderr, "silent client not dropped: %s\n", strerror(-r));
@@ -119,9 +119,7 @@ static void test_silent_client_dropped(void **state)
     harness_close_fd(h, fd);
 
     /* The worker is free again, and it is the same one. */
-    fd = check_connect(h, srv);
-    check_exchange(fd, PROTO_UPPERCASE, "next", 4, "NEXT", 4);
-    harness_close_fd(h, fd);
+    ensure_exchange_once(h, srv, PROTO_UPPERCASE, "next", 4, "NEXT", 4);
     assert_int_equal(only_worker(srv), worker);
 }
 
@@ -131,20 +129,20 @@ static void test_silent_client_does_not_delay_shutdown(void **state)
     static const char *const extra[] = {
         "-v", "--idle-timeout", "600", "--shutdown-timeout", "600", NULL};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, extra);
+    struct harness_proc *srv = ensure_start_server(h, extra);
     pid_t worker = only_worker(srv);
     int64_t t0, elapsed, deadline;
     char *err = NULL;
     size_t len;
     int fd, base, r;
 
-    assert_int_equal(harness_wait_in_accept(worker, HARNESS_IO_MS), 0);
-    base = harness_count_fds(worker);
+    assert_int_equal(procfs_wait_in_accept(worker, HARNESS_IO_MS), 0);
+    base = procfs_count_fds(worker);
     assert_true(base > 0);
-    fd = check_connect(h, srv);
+    fd = ensure_connect(h, srv);
     /* The worker holds the connection once it has one descriptor more. */
     deadline = harness_now_ms() + HARNESS_IO_MS;
-    while (harness_count_fds(worker) != base + 1) {
+    while (procfs_count_fds(worker) != base + 1) {
         assert_true(harness_now_ms() < deadline);
         harness_pause_ms(10);
     }
@@ -156,7 +154,7 @@ static void test_silent_client_does_not_delay_shutdown(void **state)
     r = harness_wait_exit(srv, harness_ms(10000));
     elapsed = harness_now_ms() - t0;
     if (r != 0)
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
     assert_int_equal(r, 0);
     fprintf(stderr,
             "SIGINT to both processes gone with a silent client "
@@ -165,15 +163,15 @@ static void test_silent_client_does_not_delay_shutdown(void **state)
     assert_true(WIFEXITED(srv->status));
     assert_int_equal(WEXITSTATUS(srv->status), 0);
     /* The supervisor waits for its workers: this one is gone, with 0. */
-    assert_false(harness_pid_alive(worker));
+    assert_false(procfs_pid_alive(worker));
     assert_int_equal(harness_read_file(srv->err_path, &err, &len), 0);
-    if (!harness_line_has(err, "exited with status 0", (long)worker))
+    if (!logtext_line_has(err, "exited with status 0", (long)worker))
         fprintf(stderr, "no clean exit of worker %ld logged:\n%s\n",
                 (long)worker, err);
-    assert_true(harness_line_has(err, "exited with status 0", (long)worker));
+    assert_true(logtext_line_has(err, "exited with status 0", (long)worker));
     free(err);
     /* And the silent client was closed, not left hanging. */
-    assert_int_equal(harness_wait_closed(fd, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_wait_closed(fd, HARNESS_IO_MS), 0);
 }
 
 /* Fills buf with n letters of a pattern that does not repeat at 4 KiB. */
@@ -194,7 +192,7 @@ static void warm_up(int fd)
     fill_pattern(in, n, 0);
     for (size_t i = 0; i < n; i++)
         want[i] = (uint8_t)(in[i] - 'a' + 'A');
-    check_exchange(fd, PROTO_UPPERCASE, in, n, want, n);
+    ensure_exchange(fd, PROTO_UPPERCASE, in, n, want, n);
     free(in);
     free(want);
 }
@@ -203,11 +201,11 @@ static void test_announced_length_not_allocated(void **state)
 {
     const size_t first = 4 * KIB, more = 32 * MIB;
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t worker = only_worker(srv);
     long rss0, size0, rss1, size1, rss2, size2;
     uint8_t *data = malloc(more), hdr[4];
-    int fd = check_connect(h, srv);
+    int fd = ensure_connect(h, srv);
 
     assert_non_null(data);
     warm_up(fd);
@@ -217,8 +215,8 @@ static void test_announced_length_not_allocated(void **state)
     /* reverse must collect the whole body: announce the maximum. */
     proto_encode_request_header(hdr, PROTO_REVERSE, PROTO_MAX_LEN);
     fill_pattern(data, more, 1);
-    assert_int_equal(harness_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
-    assert_int_equal(harness_send_all(fd, data, first, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_send_all(fd, data, first, HARNESS_IO_MS), 0);
     wait_consumed(fd, srv, HARNESS_IO_MS);
     rss1 = status_kb(worker, "VmRSS");
     size1 = status_kb(worker, "VmSize");
@@ -230,7 +228,7 @@ static void test_announced_length_not_allocated(void **state)
     assert_true(rss1 - rss0 < 16 * MIB / KIB);
     assert_true(size1 - size0 < 16 * MIB / KIB);
 
-    assert_int_equal(harness_send_all(fd, data, more, BIG_IO_MS), 0);
+    assert_int_equal(wire_send_all(fd, data, more, BIG_IO_MS), 0);
     wait_consumed(fd, srv, BIG_IO_MS);
     rss2 = status_kb(worker, "VmRSS");
     size2 = status_kb(worker, "VmSize");
@@ -252,8 +250,8 @@ static void test_announced_length_not_allocated(void **state)
 
     /* The client gives up; the next one is served by the same worker. */
     reset_close(h, fd);
-    fd = check_connect(h, srv);
-    check_exchange(fd, PROTO_REVERSE, "abc", 3, "cba", 3);
+    fd = ensure_connect(h, srv);
+    ensure_exchange(fd, PROTO_REVERSE, "abc", 3, "cba", 3);
     harness_close_fd(h, fd);
     fprintf(stderr, "after that client left: worker VmRSS %ld KiB\n",
             status_kb(worker, "VmRSS"));
@@ -321,8 +319,8 @@ static void check_pipe_answers(const uint8_t *buf, size_t len, size_t n)
             want[k] = (uint8_t)(want[k] - 'a' + 'A');
         if (memcmp(buf + at + 4, want, PIPE_REQ_LEN) != 0) {
             fprintf(stderr, "answer %zu of %zu is wrong\n", i, n);
-            check_print_bytes("got", buf + at + 4, PIPE_REQ_LEN, 64);
-            check_print_bytes("expected", want, PIPE_REQ_LEN, 64);
+            ensure_print_bytes("got", buf + at + 4, PIPE_REQ_LEN, 64);
+            ensure_print_bytes("expected", want, PIPE_REQ_LEN, 64);
             fail();
         }
         at += 4 + PIPE_REQ_LEN;
@@ -335,9 +333,9 @@ static void test_pipelining_without_reading_is_bounded(void **state)
 {
     const size_t rlen = 4 + PIPE_REQ_LEN;
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t worker = only_worker(srv);
-    int fd = check_connect(h, srv);
+    int fd = ensure_connect(h, srv);
     long rss0, hwm, rss;
     size_t written, nreq, rest;
     uint8_t *req, *out = NULL;
@@ -368,8 +366,8 @@ static void test_pipelining_without_reading_is_bounded(void **state)
     assert_non_null(req);
     pipe_request(req, nreq - 1);
     /* Data flows all along: ten seconds without any is a stall. */
-    r = harness_pump(fd, req + rlen - rest, rest, 0, nreq, &out, &out_len,
-                     HARNESS_IO_MS);
+    r = wire_pump(fd, req + rlen - rest, rest, 0, nreq, &out, &out_len,
+                  HARNESS_IO_MS);
     free(req);
     if (r < 0) {
         free(out);
@@ -382,7 +380,7 @@ static void test_pipelining_without_reading_is_bounded(void **state)
     assert_int_equal(r, 0);
     check_pipe_answers(out, out_len, nreq);
     free(out);
-    check_exchange(fd, PROTO_LOWERCASE, "DONE", 4, "done", 4);
+    ensure_exchange(fd, PROTO_LOWERCASE, "DONE", 4, "done", 4);
     assert_int_equal(only_worker(srv), worker);
 }
 
@@ -423,8 +421,8 @@ static void test_random_repeat_cap(void **state)
     static const char *const extra[] = {"--seed", "20261125", NULL};
     const size_t n = 4 * MIB;
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, extra);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, extra);
+    int fd = ensure_connect(h, srv);
     uint8_t *in = malloc(n), *req = malloc(4 + n);
     size_t longest = 0;
 
@@ -433,7 +431,7 @@ static void test_random_repeat_cap(void **state)
     /* Distinct neighbours: two equal letters merge only if 25 drop. */
     for (size_t i = 0; i < n; i++)
         in[i] = (uint8_t)('a' + i % 26);
-    harness_encode(req, PROTO_RANDOM, in, (uint32_t)n);
+    wire_encode(req, PROTO_RANDOM, in, (uint32_t)n);
     /*
      * About 9 capped repeats are expected per 4 MiB; a few requests make
      * missing the cap altogether vanishingly unlikely for any generator.
@@ -443,7 +441,7 @@ static void test_random_repeat_cap(void **state)
         size_t out_len, l;
         int r;
 
-        r = harness_pump(fd, req, 4 + n, 0, 1, &out, &out_len, BIG_IO_MS);
+        r = wire_pump(fd, req, 4 + n, 0, 1, &out, &out_len, BIG_IO_MS);
         assert_int_equal(r, 0);
         assert_int_equal(proto_get_u32(out), out_len - 4);
         l = check_random_runs(in, n, out + 4, out_len - 4);
@@ -465,24 +463,23 @@ static void short_connection(struct harness *h, struct harness_proc *srv,
                              unsigned kind)
 {
     uint8_t req[4 + 64];
-    int fd = check_connect(h, srv);
+    int fd = ensure_connect(h, srv);
 
-    harness_encode(req, PROTO_REVERSE,
-                   "0123456789abcdef0123456789abcdef"
-                   "0123456789abcdef0123456789abcdef",
-                   64);
+    wire_encode(req, PROTO_REVERSE,
+                "0123456789abcdef0123456789abcdef"
+                "0123456789abcdef0123456789abcdef",
+                64);
     switch (kind) {
     case 0: /* half a request, then a plain close */
-        assert_int_equal(harness_send_all(fd, req, 20, HARNESS_IO_MS), 0);
+        assert_int_equal(wire_send_all(fd, req, 20, HARNESS_IO_MS), 0);
         harness_close_fd(h, fd);
         break;
     case 1: /* half a request, then a reset */
-        assert_int_equal(harness_send_all(fd, req, 20, HARNESS_IO_MS), 0);
+        assert_int_equal(wire_send_all(fd, req, 20, HARNESS_IO_MS), 0);
         reset_close(h, fd);
         break;
     case 2: /* a whole request, never read, then a reset */
-        assert_int_equal(harness_send_all(fd, req, sizeof(req), HARNESS_IO_MS),
-                         0);
+        assert_int_equal(wire_send_all(fd, req, sizeof(req), HARNESS_IO_MS), 0);
         reset_close(h, fd);
         break;
     case 3: /* nothing at all */
@@ -492,7 +489,7 @@ static void short_connection(struct harness *h, struct harness_proc *srv,
         reset_close(h, fd);
         break;
     default: /* one exchange, then close */
-        check_exchange(fd, PROTO_UPPERCASE, "fd", 2, "FD", 2);
+        ensure_exchange(fd, PROTO_UPPERCASE, "fd", 2, "FD", 2);
         harness_close_fd(h, fd);
         break;
     }
@@ -502,20 +499,20 @@ static void test_no_fd_leak(void **state)
 {
     enum { CONNECTIONS = 10000 };
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t worker = only_worker(srv);
     int w0, s0, w1, s1;
 
-    assert_int_equal(harness_wait_in_accept(worker, HARNESS_IO_MS), 0);
-    w0 = harness_count_fds(worker);
-    s0 = harness_count_fds(srv->pid);
+    assert_int_equal(procfs_wait_in_accept(worker, HARNESS_IO_MS), 0);
+    w0 = procfs_count_fds(worker);
+    s0 = procfs_count_fds(srv->pid);
     assert_true(w0 > 0 && s0 > 0);
     for (unsigned i = 0; i < CONNECTIONS; i++)
         short_connection(h, srv, i % 10);
     /* Blocked in accept: every connection before has been closed. */
-    assert_int_equal(harness_wait_in_accept(worker, HARNESS_IO_MS), 0);
-    w1 = harness_count_fds(worker);
-    s1 = harness_count_fds(srv->pid);
+    assert_int_equal(procfs_wait_in_accept(worker, HARNESS_IO_MS), 0);
+    w1 = procfs_count_fds(worker);
+    s1 = procfs_count_fds(srv->pid);
     fprintf(stderr,
             "descriptors before/after %d connections: worker %d/%d, "
             "supervisor %d/%d\n",
@@ -538,9 +535,9 @@ static void test_streamed_answer_is_bounded(void **state)
 {
     enum { STREAM_LEN = 64 * 1024 * 1024, READ_STEP = 64 * 1024 };
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t worker = only_worker(srv);
-    int fd = check_connect(h, srv);
+    int fd = ensure_connect(h, srv);
     size_t sent = 0, got = 0, total = 4 + (size_t)STREAM_LEN;
     uint8_t hdr[4], chunk[READ_STEP], *data = malloc(PIECE);
     int64_t deadline = harness_now_ms() + harness_ms(60000);
@@ -552,7 +549,7 @@ static void test_streamed_answer_is_bounded(void **state)
     warm_up(fd);
     rss0 = status_kb(worker, "VmRSS");
     proto_encode_request_header(hdr, PROTO_UPPERCASE, STREAM_LEN);
-    assert_int_equal(harness_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
     assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
     while (got < total) {
         struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
@@ -596,7 +593,7 @@ static void test_streamed_answer_is_bounded(void **state)
     assert_true(hwm - rss0 < 16 * MIB / KIB);
 #endif
     assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
-    check_exchange(fd, PROTO_LOWERCASE, "DONE", 4, "done", 4);
+    ensure_exchange(fd, PROTO_LOWERCASE, "DONE", 4, "done", 4);
     assert_int_equal(only_worker(srv), worker);
 }
 
@@ -614,6 +611,6 @@ int main(void)
         T(test_no_fd_leak),
     };
 
-    check_apply_filter();
+    harness_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,8 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "logtext.h"
+#include "wire.h"
 #include "proto.h"
 
 /* Bound for a process that should exit by itself promptly. */
@@ -48,7 +50,7 @@ static struct harness_proc *run_to_exit(struct harness *h,
         for (size_t i = 0; args[i] != NULL; i++)
             fprintf(stderr, " %s", args[i]);
         fprintf(stderr, ": still running after %d ms\n", EXIT_MS);
-        check_print_stderr(p);
+        harness_print_stderr(p);
     }
     assert_int_equal(r, 0);
     return p;
@@ -73,7 +75,7 @@ static void assert_exit_status(const struct harness_proc *p, int want)
         else
             fprintf(stderr, "exit status %d, expected %d\n",
                     WEXITSTATUS(p->status), want);
-        check_print_stderr(p);
+        harness_print_stderr(p);
     }
     assert_true(WIFEXITED(p->status));
     assert_int_equal(WEXITSTATUS(p->status), want);
@@ -92,7 +94,7 @@ static void assert_empty_file(const char *what, const char *path)
 /* Fails unless nothing accepts connections on 127.0.0.1:port. */
 static void assert_not_listening(struct harness *h, unsigned port)
 {
-    int fd = harness_connect(h, port, harness_ms(1000));
+    int fd = wire_connect(h, port, harness_ms(1000));
 
     if (fd >= 0)
         harness_close_fd(h, fd);
@@ -187,7 +189,7 @@ static void test_bad_usage(void **state)
         char portstr[16], *err;
         struct harness_proc *p;
         size_t n = 0;
-        int port = harness_free_port();
+        int port = wire_free_port();
         bool named = false;
 
         assert_true(port > 0);
@@ -213,7 +215,7 @@ static void test_bad_usage(void **state)
                     i, c->args[0], err);
         assert_true(named);
         /* One line naming the problem, plus at most a usage hint. */
-        assert_in_range(harness_count_lines(err), 1, 3);
+        assert_in_range(logtext_count_lines(err), 1, 3);
         free(err);
         if (!c->port_given)
             assert_not_listening(h, (unsigned)port);
@@ -224,22 +226,14 @@ static void test_bad_usage(void **state)
 static int occupy_port(unsigned *port)
 {
     for (int attempt = 0; attempt < 10; attempt++) {
-        struct sockaddr_in a;
-        int fd, p = harness_free_port();
+        int fd, p = wire_free_port();
 
         assert_true(p > 0);
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        memset(&a, 0, sizeof(a));
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_ANY);
-        a.sin_port = htons((uint16_t)p);
-        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-            listen(fd, 16) == 0) {
+        fd = wire_listen_v4((unsigned)p);
+        if (fd >= 0) {
             *port = (unsigned)p;
             return fd;
         }
-        close(fd);
     }
     fail_msg("could not occupy a port");
     return -1;
@@ -253,10 +247,10 @@ static void assert_port_refused(const struct harness_proc *p, unsigned port)
     assert_exit_status(p, 1);
     assert_empty_file("stdout after a start-up failure", p->out_path);
     err = slurp(p->err_path);
-    if (!harness_line_has(err, "already in use", (long)port))
+    if (!logtext_line_has(err, "already in use", (long)port))
         fprintf(stderr, "stderr does not say port %u is already in use:\n%s\n",
                 port, err);
-    assert_true(harness_line_has(err, "already in use", (long)port));
+    assert_true(logtext_line_has(err, "already in use", (long)port));
     free(err);
 }
 
@@ -278,7 +272,7 @@ static void test_port_in_use(void **state)
 static void test_second_instance_refused(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *first = check_start_server(h, NULL), *second;
+    struct harness_proc *first = ensure_start_server(h, NULL), *second;
     char portstr[16];
     const char *args[] = {"-p", portstr, NULL};
     int fd;
@@ -287,25 +281,23 @@ static void test_second_instance_refused(void **state)
     second = run_to_exit(h, args);
     assert_port_refused(second, first->port);
     /* The first instance is unharmed. */
-    fd = check_connect(h, first);
-    check_exchange(fd, PROTO_UPPERCASE, "alive", 5, "ALIVE", 5);
+    fd = ensure_connect(h, first);
+    ensure_exchange(fd, PROTO_UPPERCASE, "alive", 5, "ALIVE", 5);
 }
 
 static void test_quiet_session(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     int fd;
 
     /* The harness passed -p PORT; the server answers there. */
-    fd = check_connect(h, srv);
-    check_exchange(fd, PROTO_UPPERCASE, "quiet", 5, "QUIET", 5);
-    check_exchange(fd, PROTO_REVERSE, "abc", 3, "cba", 3);
-    check_exchange(fd, 6, "abc", 3, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
+    fd = ensure_connect(h, srv);
+    ensure_exchange(fd, PROTO_UPPERCASE, "quiet", 5, "QUIET", 5);
+    ensure_exchange(fd, PROTO_REVERSE, "abc", 3, "cba", 3);
+    ensure_exchange(fd, 6, "abc", 3, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
     harness_close_fd(h, fd);
-    fd = check_connect(h, srv);
-    check_exchange(fd, PROTO_LOWERCASE, "AGAIN", 5, "again", 5);
-    harness_close_fd(h, fd);
+    ensure_exchange_once(h, srv, PROTO_LOWERCASE, "AGAIN", 5, "again", 5);
 
     assert_int_equal(harness_stop(srv), 0);
     assert_exit_status(srv, 0);
@@ -318,29 +310,26 @@ static void test_verbose_session(void **state)
 {
     static const char *const extra[] = {"-v", NULL};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, extra);
+    struct harness_proc *srv = ensure_start_server(h, extra);
     pid_t worker;
     char *err;
-    int fd;
 
     assert_int_equal(harness_wait_children(srv, 1, HARNESS_READY_MS), 1);
     worker = srv->children[0];
-    fd = check_connect(h, srv);
-    check_exchange(fd, PROTO_UPPERCASE, "loud", 4, "LOUD", 4);
-    harness_close_fd(h, fd);
+    ensure_exchange_once(h, srv, PROTO_UPPERCASE, "loud", 4, "LOUD", 4);
     assert_int_equal(harness_stop(srv), 0);
     assert_exit_status(srv, 0);
     assert_empty_file("stdout of a session with -v", srv->out_path);
 
     err = slurp(srv->err_path);
-    if (!harness_line_has(err, "supervisor", (long)srv->pid) ||
-        !harness_line_has(err, "worker", (long)worker))
+    if (!logtext_line_has(err, "supervisor", (long)srv->pid) ||
+        !logtext_line_has(err, "worker", (long)worker))
         fprintf(stderr,
                 "expected lines naming supervisor %ld and worker "
                 "%ld:\n%s\n",
                 (long)srv->pid, (long)worker, err);
-    assert_true(harness_line_has(err, "supervisor", (long)srv->pid));
-    assert_true(harness_line_has(err, "worker", (long)worker));
+    assert_true(logtext_line_has(err, "supervisor", (long)srv->pid));
+    assert_true(logtext_line_has(err, "worker", (long)worker));
     free(err);
 }
 
@@ -354,6 +343,6 @@ int main(void)
         T(test_quiet_session), T(test_verbose_session),
     };
 
-    check_apply_filter();
+    harness_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

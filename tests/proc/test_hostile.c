@@ -33,8 +33,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "procfs.h"
+#include "wire.h"
 #include "proto.h"
 #include "rng.h"
 
@@ -103,14 +105,6 @@ static void fill_ascii(struct run *r, uint8_t *p, size_t n)
         p[i] = (uint8_t)(0x20 + draw(r, 0x5f));
 }
 
-static void reset_close(struct harness *h, int fd)
-{
-    struct linger lg = {1, 0};
-
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-    harness_close_fd(h, fd);
-}
-
 /* Reads and discards until the server closes; fails after a bound. */
 static void drain_to_eof(int fd)
 {
@@ -118,7 +112,7 @@ static void drain_to_eof(int fd)
     ssize_t n;
 
     do {
-        n = harness_recv_exact(fd, sink, sizeof(sink), HARNESS_IO_MS);
+        n = wire_recv_exact(fd, sink, sizeof(sink), HARNESS_IO_MS);
     } while (n == (ssize_t)sizeof(sink));
     if (n < 0 && n != -ECONNRESET)
         fprintf(stderr, "server did not close a half-closed connection: %s\n",
@@ -134,7 +128,7 @@ static void end_connection(struct run *r, int fd, enum ending e)
         harness_close_fd(r->h, fd);
         break;
     case E_RESET:
-        reset_close(r->h, fd);
+        assert_int_equal(wire_reset_close(r->h, fd), 0);
         break;
     case E_HALF_CLOSE:
         /* The server must notice the end, mid-request or not, and close. */
@@ -153,7 +147,7 @@ static enum ending pick_ending(struct run *r)
 /* Sends buf, ignoring a server that stopped reading or closed. */
 static void send_best_effort(int fd, const uint8_t *buf, size_t len)
 {
-    int e = harness_send_all(fd, buf, len, HARNESS_IO_MS);
+    int e = wire_send_all(fd, buf, len, HARNESS_IO_MS);
 
     assert_true(e == 0 || e == -EPIPE || e == -ECONNRESET);
 }
@@ -165,7 +159,7 @@ static void send_best_effort(int fd, const uint8_t *buf, size_t len)
  */
 static int connect_client(struct run *r)
 {
-    return check_connect(r->h, r->srv);
+    return ensure_connect(r->h, r->srv);
 }
 
 static void hostile_random_bytes(struct run *r)
@@ -334,8 +328,8 @@ static void check_batch_answers(struct run *r, const uint8_t *batch,
         if (!answer_ok(reqs[i].action, in, reqs[i].len, out + at + 4, len)) {
             fprintf(stderr, "request %zu of %zu (action %u) misanswered\n", i,
                     n, reqs[i].action);
-            check_print_bytes("sent", in, reqs[i].len, 128);
-            check_print_bytes("got", out + at + 4, len, 128);
+            ensure_print_bytes("sent", in, reqs[i].len, 128);
+            ensure_print_bytes("got", out + at + 4, len, 128);
             fail();
         }
         at += 4 + len;
@@ -355,7 +349,7 @@ static void hostile_random_requests(struct run *r)
     /* Random piece sizes split headers and bodies anywhere. */
     piece = draw(r, 2) ? 0 : 1 + draw(r, 4096);
     fd = connect_client(r);
-    e = harness_pump(fd, batch, len, piece, n, &out, &out_len, BIG_IO_MS);
+    e = wire_pump(fd, batch, len, piece, n, &out, &out_len, BIG_IO_MS);
     if (e < 0)
         fprintf(stderr, "random batch of %zu requests: %s\n", n, strerror(-e));
     assert_int_equal(e, 0);
@@ -405,13 +399,13 @@ static void hostile_reset_mid_answer(struct run *r)
     fill_ascii(r, buf + 4, n);
     fd = connect_client(r);
     /* The worker keeps reading while it writes, so this cannot deadlock. */
-    assert_int_equal(harness_send_all(fd, buf, 4 + n, BIG_IO_MS), 0);
+    assert_int_equal(wire_send_all(fd, buf, 4 + n, BIG_IO_MS), 0);
     if (want > 0) {
-        got = harness_recv_exact(fd, buf, want, BIG_IO_MS);
+        got = wire_recv_exact(fd, buf, want, BIG_IO_MS);
         assert_int_equal(got, (ssize_t)want);
     }
     free(buf);
-    reset_close(r->h, fd);
+    assert_int_equal(wire_reset_close(r->h, fd), 0);
 }
 
 static void hostile(struct run *r)
@@ -458,9 +452,9 @@ static void good_client(struct run *r)
         rev[n - 1 - i] = in[i];
     }
     fd = connect_client(r);
-    check_exchange(fd, PROTO_UPPERCASE, in, n, up, n);
-    check_exchange(fd, PROTO_REVERSE, in, n, rev, n);
-    check_exchange(fd, 7, in, n, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
+    ensure_exchange(fd, PROTO_UPPERCASE, in, n, up, n);
+    ensure_exchange(fd, PROTO_REVERSE, in, n, rev, n);
+    ensure_exchange(fd, 7, in, n, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
     harness_close_fd(r->h, fd);
 }
 
@@ -468,7 +462,7 @@ static void good_client(struct run *r)
 static void open_silent(struct run *r)
 {
     uint8_t req[4 + 16];
-    int fd = check_connect(r->h, r->srv);
+    int fd = ensure_connect(r->h, r->srv);
     size_t n = 0;
 
     assert_true(r->nsilent < MAX_SILENT);
@@ -485,7 +479,7 @@ static void open_silent(struct run *r)
     proto_encode_request_header(req, PROTO_REVERSE, 1000);
     memset(req + 4, 's', 16);
     if (n > 0)
-        assert_int_equal(harness_send_all(fd, req, n, HARNESS_IO_MS), 0);
+        assert_int_equal(wire_send_all(fd, req, n, HARNESS_IO_MS), 0);
     r->silent[r->nsilent].fd = fd;
     r->silent[r->nsilent].t0 = harness_now_ms();
     r->nsilent++;
@@ -549,11 +543,11 @@ static void final_silent_round(struct run *r)
 
     for (int i = 0; i < FINAL_SILENT; i++)
         open_silent(r);
-    fd = check_connect(r->h, r->srv);
-    harness_encode(req, PROTO_LOWERCASE, "QUEUE", 5);
-    assert_int_equal(harness_send_all(fd, req, sizeof(req), HARNESS_IO_MS), 0);
+    fd = ensure_connect(r->h, r->srv);
+    wire_encode(req, PROTO_LOWERCASE, "QUEUE", 5);
+    assert_int_equal(wire_send_all(fd, req, sizeof(req), HARNESS_IO_MS), 0);
     /* Served once a worker has dropped its silent client. */
-    check_response(fd, "queue", 5);
+    ensure_response(fd, "queue", 5);
     fprintf(stderr,
             "good client queued behind %d silent ones served after %lld ms\n",
             FINAL_SILENT, (long long)(harness_now_ms() - t0));
@@ -577,7 +571,7 @@ static uint64_t test_seed(void)
 static void worker_set(const struct harness_proc *srv, pid_t out[WORKERS])
 {
     pid_t pids[WORKERS + 2];
-    int n = harness_children(srv->pid, pids, WORKERS + 2);
+    int n = procfs_children(srv->pid, pids, WORKERS + 2);
 
     assert_int_equal(n, WORKERS);
     if (pids[0] > pids[1]) {
@@ -618,7 +612,7 @@ static void test_hostile_clients(void **state)
     rng_seed(&r.silent_rng, ~test_seed());
     fprintf(stderr, "seed %llu (TCP_SERVER_TEST_SEED=N to change it)\n",
             (unsigned long long)test_seed());
-    r.srv = check_start_server(r.h, extra);
+    r.srv = ensure_start_server(r.h, extra);
     assert_int_equal(harness_wait_children(r.srv, WORKERS, HARNESS_READY_MS),
                      WORKERS);
     worker_set(r.srv, before);
@@ -662,6 +656,6 @@ int main(void)
         T(test_hostile_clients),
     };
 
-    check_apply_filter();
+    harness_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

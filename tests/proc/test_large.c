@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "wire.h"
 #include "proto.h"
 
 /* Generous: the ASan build on a shared 2-core machine is slow. */
@@ -50,8 +51,8 @@ static void test_max_request_written_before_reading(void **state)
 {
     const size_t n = PROTO_MAX_LEN;
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     uint8_t *req = malloc(4 + n), *expect, *got, hdr[4];
     size_t off = 0;
     int r;
@@ -59,7 +60,7 @@ static void test_max_request_written_before_reading(void **state)
     assert_non_null(req);
     proto_encode_request_header(req, PROTO_UPPERCASE, (uint32_t)n);
     fill_pattern(req + 4, n);
-    r = harness_send_all(fd, req, 4 + n, LARGE_IO_MS);
+    r = wire_send_all(fd, req, 4 + n, LARGE_IO_MS);
     if (r < 0)
         fprintf(stderr, "writing the request failed: %s (deadlock?)\n",
                 strerror(-r));
@@ -74,11 +75,11 @@ static void test_max_request_written_before_reading(void **state)
     for (size_t i = 0; i < CHUNK + PAT_LEN; i++)
         expect[i] = upper((uint8_t)pattern[i % PAT_LEN]);
 
-    assert_int_equal(harness_recv_exact(fd, hdr, 4, LARGE_IO_MS), 4);
+    assert_int_equal(wire_recv_exact(fd, hdr, 4, LARGE_IO_MS), 4);
     assert_int_equal(proto_get_u32(hdr), n);
     while (off < n) {
         size_t want = n - off < CHUNK ? n - off : CHUNK;
-        ssize_t g = harness_recv_exact(fd, got, want, LARGE_IO_MS);
+        ssize_t g = wire_recv_exact(fd, got, want, LARGE_IO_MS);
 
         if (g != (ssize_t)want)
             fprintf(stderr, "answer cut short at byte %zu of %zu: %s\n",
@@ -101,7 +102,7 @@ static void test_max_request_written_before_reading(void **state)
     free(expect);
     free(got);
     /* The connection goes on serving. */
-    check_exchange(fd, PROTO_LOWERCASE, "DONE", 4, "done", 4);
+    ensure_exchange(fd, PROTO_LOWERCASE, "DONE", 4, "done", 4);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, harness_setup, harness_teardown)
@@ -112,6 +113,6 @@ int main(void)
         T(test_max_request_written_before_reading),
     };
 
-    check_apply_filter();
+    harness_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

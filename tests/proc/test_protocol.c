@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "wire.h"
 #include "proto.h"
 
 /* Unknown action values, every one of them (DESIGN.md section 2). */
@@ -131,14 +132,13 @@ static void test_worked_example_reverse(void **state)
     static const uint8_t req[] = "\x20\x00\x00\x13"
                                  "The LAN Before Time";
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     uint8_t resp[4 + 19];
 
     /* The exact bytes of DESIGN.md, not the encoder's idea of them. */
-    assert_int_equal(harness_send_all(fd, req, sizeof(req) - 1, HARNESS_IO_MS),
-                     0);
-    assert_int_equal(harness_recv_exact(fd, resp, sizeof(resp), HARNESS_IO_MS),
+    assert_int_equal(wire_send_all(fd, req, sizeof(req) - 1, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_recv_exact(fd, resp, sizeof(resp), HARNESS_IO_MS),
                      sizeof(resp));
     assert_memory_equal(resp,
                         "\x00\x00\x00\x13"
@@ -151,20 +151,19 @@ static void test_worked_example_error(void **state)
     static const uint8_t req[] = "\x30\x00\x00\x13"
                                  "The LAN Before Time";
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     uint8_t resp[4 + 5];
 
-    assert_int_equal(harness_send_all(fd, req, sizeof(req) - 1, HARNESS_IO_MS),
-                     0);
-    assert_int_equal(harness_recv_exact(fd, resp, sizeof(resp), HARNESS_IO_MS),
+    assert_int_equal(wire_send_all(fd, req, sizeof(req) - 1, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_recv_exact(fd, resp, sizeof(resp), HARNESS_IO_MS),
                      sizeof(resp));
     assert_memory_equal(resp,
                         "\x00\x00\x00\x05"
                         "error",
                         sizeof(resp));
     /* The stream stayed in sync: the connection still serves. */
-    check_exchange(fd, PROTO_REVERSE, "abc", 3, "cba", 3);
+    ensure_exchange(fd, PROTO_REVERSE, "abc", 3, "cba", 3);
 }
 
 static void test_uppercase(void **state)
@@ -174,11 +173,11 @@ static void test_uppercase(void **state)
     static const char want[] = "HELLO, WORLD! 123 AZ AZ @[`{ \xc3\xa9\xc3\xa0 "
                                "\xff\x00 THE END";
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
 
-    check_exchange(fd, PROTO_UPPERCASE, in, sizeof(in) - 1, want,
-                   sizeof(want) - 1);
+    ensure_exchange(fd, PROTO_UPPERCASE, in, sizeof(in) - 1, want,
+                    sizeof(want) - 1);
 }
 
 static void test_lowercase(void **state)
@@ -188,22 +187,23 @@ static void test_lowercase(void **state)
     static const char want[] = "hello, world! 123 az az @[`{ \xc3\x89\xc3\x80 "
                                "\xff\x00 the end";
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
 
-    check_exchange(fd, PROTO_LOWERCASE, in, sizeof(in) - 1, want,
-                   sizeof(want) - 1);
+    ensure_exchange(fd, PROTO_LOWERCASE, in, sizeof(in) - 1, want,
+                    sizeof(want) - 1);
 }
 
 static void test_reverse(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
 
-    check_exchange(fd, PROTO_REVERSE, "x", 1, "x", 1);
-    check_exchange(fd, PROTO_REVERSE, "ab", 2, "ba", 2);
-    check_exchange(fd, PROTO_REVERSE, "Hello, World!", 13, "!dlroW ,olleH", 13);
+    ensure_exchange(fd, PROTO_REVERSE, "x", 1, "x", 1);
+    ensure_exchange(fd, PROTO_REVERSE, "ab", 2, "ba", 2);
+    ensure_exchange(fd, PROTO_REVERSE, "Hello, World!", 13, "!dlroW ,olleH",
+                    13);
 }
 
 static void test_utf8_reverse(void **state)
@@ -213,48 +213,48 @@ static void test_utf8_reverse(void **state)
     static const char want[] = "\xf0\x9f\x98\x80\xe2\x82\xac\xc3\xa9"
                                "a";
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
 
-    check_exchange(fd, PROTO_REVERSE, in, sizeof(in) - 1, want,
-                   sizeof(want) - 1);
+    ensure_exchange(fd, PROTO_REVERSE, in, sizeof(in) - 1, want,
+                    sizeof(want) - 1);
 }
 
 static void test_utf8_invalid_bytes(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
 
     /* A stray continuation byte and a lone 0xff are characters. */
-    check_exchange(fd, PROTO_REVERSE,
-                   "a\x80"
-                   "b\xff"
-                   "c",
-                   5,
-                   "c\xff"
-                   "b\x80"
-                   "a",
-                   5);
+    ensure_exchange(fd, PROTO_REVERSE,
+                    "a\x80"
+                    "b\xff"
+                    "c",
+                    5,
+                    "c\xff"
+                    "b\x80"
+                    "a",
+                    5);
     /* A sequence cut short by an ASCII byte: each byte stands alone. */
-    check_exchange(fd, PROTO_REVERSE,
-                   "a\xe2\x82"
-                   "b",
-                   4,
-                   "b\x82\xe2"
-                   "a",
-                   4);
+    ensure_exchange(fd, PROTO_REVERSE,
+                    "a\xe2\x82"
+                    "b",
+                    4,
+                    "b\x82\xe2"
+                    "a",
+                    4);
     /* A sequence truncated at the end of the message. */
-    check_exchange(fd, PROTO_REVERSE, "x\xf0\x9f\x98", 4, "\x98\x9f\xf0x", 4);
+    ensure_exchange(fd, PROTO_REVERSE, "x\xf0\x9f\x98", 4, "\x98\x9f\xf0x", 4);
     /* An overlong encoding of '/' and a UTF-16 surrogate are invalid. */
-    check_exchange(fd, PROTO_REVERSE, "\xc0\xaf", 2, "\xaf\xc0", 2);
-    check_exchange(fd, PROTO_REVERSE, "\xed\xa0\x80", 3, "\x80\xa0\xed", 3);
+    ensure_exchange(fd, PROTO_REVERSE, "\xc0\xaf", 2, "\xaf\xc0", 2);
+    ensure_exchange(fd, PROTO_REVERSE, "\xed\xa0\x80", 3, "\x80\xa0\xed", 3);
     /* Beyond U+10FFFF. */
-    check_exchange(fd, PROTO_REVERSE, "\xf4\x90\x80\x80", 4, "\x80\x80\x90\xf4",
-                   4);
+    ensure_exchange(fd, PROTO_REVERSE, "\xf4\x90\x80\x80", 4,
+                    "\x80\x80\x90\xf4", 4);
     /* Valid neighbours of invalid bytes stay whole. */
-    check_exchange(fd, PROTO_REVERSE, "\xc3\xa9\xff\xe2\x82\xac", 6,
-                   "\xe2\x82\xac\xff\xc3\xa9", 6);
+    ensure_exchange(fd, PROTO_REVERSE, "\xc3\xa9\xff\xe2\x82\xac", 6,
+                    "\xe2\x82\xac\xff\xc3\xa9", 6);
 }
 
 /* Sends a shuffle of all tokens and returns the response (free() it). */
@@ -263,9 +263,9 @@ static uint8_t *shuffle_all(int fd, const char *in, size_t in_len,
 {
     uint8_t *resp = NULL;
 
-    assert_int_equal(harness_request(fd, PROTO_SHUFFLE, in, (uint32_t)in_len,
-                                     &resp, out_len),
-                     0);
+    assert_int_equal(
+        wire_request(fd, PROTO_SHUFFLE, in, (uint32_t)in_len, &resp, out_len),
+        0);
     return resp;
 }
 
@@ -277,8 +277,8 @@ static void assert_permutation(const uint8_t *resp, uint32_t len, size_t n)
     int got = split_tokens(resp, len, idx, N_TOKENS + 1);
 
     if (got != (int)n)
-        check_print_bytes("not a permutation of the input characters", resp,
-                          len, 256);
+        ensure_print_bytes("not a permutation of the input characters", resp,
+                           len, 256);
     assert_int_equal(got, (int)n);
     for (int i = 0; i < got; i++) {
         assert_false(seen[idx[i]]);
@@ -289,8 +289,8 @@ static void assert_permutation(const uint8_t *resp, uint32_t len, size_t n)
 static void test_shuffle_permutation(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     char in[256];
     size_t in_len = join_tokens(in, N_TOKENS);
     uint8_t *first = NULL;
@@ -319,9 +319,9 @@ static void test_shuffle_permutation(void **state)
     free(first);
     assert_true(varied);
     /* One character, and one multi-byte character, come back unchanged. */
-    check_exchange(fd, PROTO_SHUFFLE, "q", 1, "q", 1);
-    check_exchange(fd, PROTO_SHUFFLE, "\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80",
-                   4);
+    ensure_exchange(fd, PROTO_SHUFFLE, "q", 1, "q", 1);
+    ensure_exchange(fd, PROTO_SHUFFLE, "\xf0\x9f\x98\x80", 4,
+                    "\xf0\x9f\x98\x80", 4);
 }
 
 /*
@@ -340,24 +340,24 @@ static void assert_random_shape(const uint8_t *resp, uint32_t len, size_t n)
         int t = token_at(resp + off, len - off);
 
         if (t < 0 || (size_t)t >= n || t < last) {
-            check_print_bytes("random: not the input characters in order", resp,
-                              len, 256);
+            ensure_print_bytes("random: not the input characters in order",
+                               resp, len, 256);
             fail();
         }
         last = t;
         off += strlen(tokens[t]);
     }
     if (len == 0)
-        check_print_bytes("random: empty answer to a non-empty input", resp,
-                          len, 256);
+        ensure_print_bytes("random: empty answer to a non-empty input", resp,
+                           len, 256);
     assert_true(len > 0);
 }
 
 static void test_random_draws_in_order(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     char in[256];
     size_t in_len = join_tokens(in, N_TOKENS);
     bool changed = false;
@@ -366,9 +366,9 @@ static void test_random_draws_in_order(void **state)
         uint8_t *resp = NULL;
         uint32_t len;
 
-        assert_int_equal(harness_request(fd, PROTO_RANDOM, in, (uint32_t)in_len,
-                                         &resp, &len),
-                         0);
+        assert_int_equal(
+            wire_request(fd, PROTO_RANDOM, in, (uint32_t)in_len, &resp, &len),
+            0);
         assert_random_shape(resp, len, N_TOKENS);
         if (len != in_len || memcmp(resp, in, len) != 0)
             changed = true;
@@ -383,8 +383,7 @@ static void test_random_draws_in_order(void **state)
         uint32_t len;
 
         assert_int_equal(
-            harness_request(fd, PROTO_RANDOM, "\xe2\x82\xac", 3, &resp, &len),
-            0);
+            wire_request(fd, PROTO_RANDOM, "\xe2\x82\xac", 3, &resp, &len), 0);
         assert_true(len >= 3 && len % 3 == 0);
         for (uint32_t i = 0; i < len; i += 3)
             assert_memory_equal(resp + i, "\xe2\x82\xac", 3);
@@ -395,23 +394,23 @@ static void test_random_draws_in_order(void **state)
 static void test_zero_length(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
 
     for (size_t i = 0; i < N_VALID; i++)
-        check_exchange(fd, valid_actions[i], NULL, 0, NULL, 0);
+        ensure_exchange(fd, valid_actions[i], NULL, 0, NULL, 0);
     for (size_t i = 0; i < N_INVALID; i++)
-        check_exchange(fd, invalid_actions[i], NULL, 0, PROTO_ERROR_TEXT,
-                       PROTO_ERROR_LEN);
+        ensure_exchange(fd, invalid_actions[i], NULL, 0, PROTO_ERROR_TEXT,
+                        PROTO_ERROR_LEN);
     /* Still in sync afterwards. */
-    check_exchange(fd, PROTO_UPPERCASE, "ok", 2, "OK", 2);
+    ensure_exchange(fd, PROTO_UPPERCASE, "ok", 2, "OK", 2);
 }
 
 static void test_invalid_then_valid(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     uint8_t buf[N_INVALID * 2 * 16];
     size_t off = 0;
 
@@ -424,26 +423,26 @@ static void test_invalid_then_valid(void **state)
         static const uint8_t junk[] = {0x20, 0x00, 0x00, 0x01, 'z', 'y'};
         char word[4];
 
-        harness_encode(buf + off, invalid_actions[i], junk, sizeof(junk));
+        wire_encode(buf + off, invalid_actions[i], junk, sizeof(junk));
         off += 4 + sizeof(junk);
         snprintf(word, sizeof(word), "%c%c%c", 'a' + (int)(i % 26), 'x', 'Y');
-        harness_encode(buf + off, PROTO_UPPERCASE, word, 3);
+        wire_encode(buf + off, PROTO_UPPERCASE, word, 3);
         off += 4 + 3;
     }
     assert_true(off <= sizeof(buf));
-    assert_int_equal(harness_send_all(fd, buf, off, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_send_all(fd, buf, off, HARNESS_IO_MS), 0);
     for (size_t i = 0; i < N_INVALID; i++) {
         char want[4];
 
         snprintf(want, sizeof(want), "%cXY", 'A' + (int)(i % 26));
-        check_response(fd, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
-        check_response(fd, want, 3);
+        ensure_response(fd, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
+        ensure_response(fd, want, 3);
     }
     /* And one by one, waiting for each answer. */
     for (size_t i = 0; i < N_INVALID; i++) {
-        check_exchange(fd, invalid_actions[i], "abc", 3, PROTO_ERROR_TEXT,
-                       PROTO_ERROR_LEN);
-        check_exchange(fd, PROTO_LOWERCASE, "ABC", 3, "abc", 3);
+        ensure_exchange(fd, invalid_actions[i], "abc", 3, PROTO_ERROR_TEXT,
+                        PROTO_ERROR_LEN);
+        ensure_exchange(fd, PROTO_LOWERCASE, "ABC", 3, "abc", 3);
     }
 }
 
@@ -453,15 +452,14 @@ static void first_answers(struct harness *h, const char *const extra[],
                           const char *in, size_t in_len, uint8_t **shuf,
                           uint32_t *shuf_len, uint8_t **rnd, uint32_t *rnd_len)
 {
-    struct harness_proc *srv = check_start_server(h, extra);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, extra);
+    int fd = ensure_connect(h, srv);
 
-    assert_int_equal(harness_request(fd, PROTO_SHUFFLE, in, (uint32_t)in_len,
-                                     shuf, shuf_len),
-                     0);
     assert_int_equal(
-        harness_request(fd, PROTO_RANDOM, in, (uint32_t)in_len, rnd, rnd_len),
+        wire_request(fd, PROTO_SHUFFLE, in, (uint32_t)in_len, shuf, shuf_len),
         0);
+    assert_int_equal(
+        wire_request(fd, PROTO_RANDOM, in, (uint32_t)in_len, rnd, rnd_len), 0);
     harness_close_fd(h, fd);
     assert_int_equal(harness_stop(srv), 0);
 }
@@ -480,8 +478,8 @@ static void test_seed_reproducible(void **state)
     assert_permutation(s1, s1_len, N_TOKENS);
     assert_random_shape(r1, r1_len, N_TOKENS);
     if (s1_len != s2_len || memcmp(s1, s2, s1_len) != 0) {
-        check_print_bytes("shuffle, first server", s1, s1_len, 256);
-        check_print_bytes("shuffle, second server", s2, s2_len, 256);
+        ensure_print_bytes("shuffle, first server", s1, s1_len, 256);
+        ensure_print_bytes("shuffle, second server", s2, s2_len, 256);
     }
     assert_int_equal(s1_len, s2_len);
     assert_memory_equal(s1, s2, s1_len);
@@ -534,6 +532,6 @@ int main(void)
         T(test_unseeded_servers_differ),
     };
 
-    check_apply_filter();
+    harness_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

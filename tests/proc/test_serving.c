@@ -17,8 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "procfs.h"
+#include "wire.h"
 #include "proto.h"
 
 /* Writing a large request may wait for the server; be generous. */
@@ -27,27 +29,27 @@
 static void test_pipelined_actions(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     uint8_t buf[256], *resp = NULL;
     size_t off = 0;
     uint32_t len;
 
     /* Four different actions in a single write. */
-    harness_encode(buf + off, PROTO_UPPERCASE, "First one", 9);
+    wire_encode(buf + off, PROTO_UPPERCASE, "First one", 9);
     off += 4 + 9;
-    harness_encode(buf + off, PROTO_LOWERCASE, "SECOND One", 10);
+    wire_encode(buf + off, PROTO_LOWERCASE, "SECOND One", 10);
     off += 4 + 10;
-    harness_encode(buf + off, PROTO_REVERSE, "third", 5);
+    wire_encode(buf + off, PROTO_REVERSE, "third", 5);
     off += 4 + 5;
-    harness_encode(buf + off, PROTO_SHUFFLE, "abcd", 4);
+    wire_encode(buf + off, PROTO_SHUFFLE, "abcd", 4);
     off += 4 + 4;
-    assert_int_equal(harness_send_all(fd, buf, off, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_send_all(fd, buf, off, HARNESS_IO_MS), 0);
 
-    check_response(fd, "FIRST ONE", 9);
-    check_response(fd, "second one", 10);
-    check_response(fd, "driht", 5);
-    assert_int_equal(harness_read_response(fd, &resp, &len, HARNESS_IO_MS), 0);
+    ensure_response(fd, "FIRST ONE", 9);
+    ensure_response(fd, "second one", 10);
+    ensure_response(fd, "driht", 5);
+    assert_int_equal(wire_read_response(fd, &resp, &len, HARNESS_IO_MS), 0);
     assert_int_equal(len, 4);
     for (const char *c = "abcd"; *c != '\0'; c++)
         assert_non_null(memchr(resp, *c, 4));
@@ -69,8 +71,8 @@ static void test_write_480k_before_reading(void **state)
 {
     const size_t n = (size_t)480 * 1024;
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     uint8_t *req = malloc(4 + n), *want = malloc(n), *got = malloc(n), hdr[4];
 
     assert_non_null(req);
@@ -79,13 +81,13 @@ static void test_write_480k_before_reading(void **state)
     fill_letters(req + 4, want, n);
     proto_encode_request_header(req, PROTO_UPPERCASE, (uint32_t)n);
     /* The whole request goes out before a single byte is read. */
-    assert_int_equal(harness_send_all(fd, req, 4 + n, BIG_IO_MS), 0);
-    assert_int_equal(harness_recv_exact(fd, hdr, 4, BIG_IO_MS), 4);
+    assert_int_equal(wire_send_all(fd, req, 4 + n, BIG_IO_MS), 0);
+    assert_int_equal(wire_recv_exact(fd, hdr, 4, BIG_IO_MS), 4);
     assert_int_equal(proto_get_u32(hdr), n);
-    assert_int_equal(harness_recv_exact(fd, got, n, BIG_IO_MS), (ssize_t)n);
+    assert_int_equal(wire_recv_exact(fd, got, n, BIG_IO_MS), (ssize_t)n);
     assert_memory_equal(got, want, n);
     /* The connection goes on serving. */
-    check_exchange(fd, PROTO_REVERSE, "ok", 2, "ko", 2);
+    ensure_exchange(fd, PROTO_REVERSE, "ok", 2, "ko", 2);
     free(req);
     free(want);
     free(got);
@@ -94,25 +96,25 @@ static void test_write_480k_before_reading(void **state)
 static void test_trickled_bytes(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     uint8_t buf[128];
     size_t off = 0;
 
-    harness_encode(buf + off, PROTO_REVERSE, "hello world", 11);
+    wire_encode(buf + off, PROTO_REVERSE, "hello world", 11);
     off += 4 + 11;
-    harness_encode(buf + off, PROTO_LOWERCASE, NULL, 0);
+    wire_encode(buf + off, PROTO_LOWERCASE, NULL, 0);
     off += 4;
-    harness_encode(buf + off, PROTO_UPPERCASE, "abc\xc3\xa9", 5);
+    wire_encode(buf + off, PROTO_UPPERCASE, "abc\xc3\xa9", 5);
     off += 4 + 5;
     /* One byte per segment (TCP_NODELAY), paced so each one travels alone. */
     for (size_t i = 0; i < off; i++) {
-        assert_int_equal(harness_send_all(fd, buf + i, 1, HARNESS_IO_MS), 0);
+        assert_int_equal(wire_send_all(fd, buf + i, 1, HARNESS_IO_MS), 0);
         harness_pause_ms(2);
     }
-    check_response(fd, "dlrow olleh", 11);
-    check_response(fd, NULL, 0);
-    check_response(fd, "ABC\xc3\xa9", 5);
+    ensure_response(fd, "dlrow olleh", 11);
+    ensure_response(fd, NULL, 0);
+    ensure_response(fd, "ABC\xc3\xa9", 5);
 }
 
 static void test_header_and_body_apart(void **state)
@@ -124,8 +126,8 @@ static void test_header_and_body_apart(void **state)
     static const char *const want[] = {"HEADER, THEN BODY", "header, then body",
                                        rev, PROTO_ERROR_TEXT};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
 
     /*
      * The header in one segment and the whole body in the next: the worker
@@ -136,11 +138,11 @@ static void test_header_and_body_apart(void **state)
         uint8_t hdr[4];
 
         proto_encode_request_header(hdr, actions[i], sizeof(body) - 1);
-        assert_int_equal(harness_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
+        assert_int_equal(wire_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
         harness_pause_ms(20);
         assert_int_equal(
-            harness_send_all(fd, body, sizeof(body) - 1, HARNESS_IO_MS), 0);
-        check_response(fd, want[i], strlen(want[i]));
+            wire_send_all(fd, body, sizeof(body) - 1, HARNESS_IO_MS), 0);
+        ensure_response(fd, want[i], strlen(want[i]));
     }
     /* And for shuffle, a permutation of the same bytes. */
     for (int round = 0; round < 3; round++) {
@@ -149,14 +151,13 @@ static void test_header_and_body_apart(void **state)
         unsigned count[256] = {0};
 
         proto_encode_request_header(hdr, PROTO_SHUFFLE, sizeof(body) - 1);
-        assert_int_equal(harness_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
+        assert_int_equal(wire_send_all(fd, hdr, 4, HARNESS_IO_MS), 0);
         harness_pause_ms(20);
         assert_int_equal(
-            harness_send_all(fd, body, sizeof(body) - 1, HARNESS_IO_MS), 0);
-        assert_int_equal(harness_read_response(fd, &resp, &len, HARNESS_IO_MS),
-                         0);
+            wire_send_all(fd, body, sizeof(body) - 1, HARNESS_IO_MS), 0);
+        assert_int_equal(wire_read_response(fd, &resp, &len, HARNESS_IO_MS), 0);
         if (len != sizeof(body) - 1)
-            check_print_bytes("shuffle answer", resp, len, 256);
+            ensure_print_bytes("shuffle answer", resp, len, 256);
         assert_int_equal(len, sizeof(body) - 1);
         for (uint32_t k = 0; k < len; k++)
             count[resp[k]]++;
@@ -164,8 +165,8 @@ static void test_header_and_body_apart(void **state)
             count[(uint8_t)body[k]]--;
         for (size_t k = 0; k < 256; k++)
             if (count[k] != 0) {
-                check_print_bytes("shuffle answer is not a permutation", resp,
-                                  len, 256);
+                ensure_print_bytes("shuffle answer is not a permutation", resp,
+                                   len, 256);
                 fail();
             }
         free(resp);
@@ -178,8 +179,8 @@ static void test_thousand_requests_one_write(void **state)
     static const unsigned actions[] = {PROTO_UPPERCASE, PROTO_LOWERCASE,
                                        PROTO_REVERSE, 6};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    int fd = check_connect(h, srv);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    int fd = ensure_connect(h, srv);
     uint8_t *buf = malloc((size_t)N * 64);
     size_t off = 0;
 
@@ -189,10 +190,10 @@ static void test_thousand_requests_one_write(void **state)
         int len = snprintf(data, sizeof(data), "Request %d of %d%.*s", i, N,
                            i % 17, "-xY-xY-xY-xY-xY-xY");
 
-        harness_encode(buf + off, actions[i % 4], data, (uint32_t)len);
+        wire_encode(buf + off, actions[i % 4], data, (uint32_t)len);
         off += 4 + (size_t)len;
     }
-    assert_int_equal(harness_send_all(fd, buf, off, BIG_IO_MS), 0);
+    assert_int_equal(wire_send_all(fd, buf, off, BIG_IO_MS), 0);
     for (int i = 0; i < N; i++) {
         char data[48], want[48];
         int len = snprintf(data, sizeof(data), "Request %d of %d%.*s", i, N,
@@ -209,9 +210,9 @@ static void test_thousand_requests_one_write(void **state)
                 want[k] = data[len - 1 - k];
         }
         if (actions[i % 4] == 6)
-            check_response(fd, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
+            ensure_response(fd, PROTO_ERROR_TEXT, PROTO_ERROR_LEN);
         else
-            check_response(fd, want, (size_t)len);
+            ensure_response(fd, want, (size_t)len);
     }
     free(buf);
 }
@@ -220,25 +221,16 @@ static void test_thousand_requests_one_write(void **state)
 static pid_t only_worker(const struct harness_proc *srv)
 {
     pid_t pids[4];
-    int n = harness_children(srv->pid, pids, 4);
+    int n = procfs_children(srv->pid, pids, 4);
 
     assert_int_equal(n, 1);
     return pids[0];
 }
 
-/* Closes fd with a reset (SO_LINGER 0) instead of a FIN. */
-static void reset_close(struct harness *h, int fd)
-{
-    struct linger lg = {1, 0};
-
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-    harness_close_fd(h, fd);
-}
-
 static void test_client_vanishes_mid_request(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t worker = only_worker(srv);
     uint8_t req[4 + 1000], *big;
     const size_t big_n = 4u << 20;
@@ -247,20 +239,20 @@ static void test_client_vanishes_mid_request(void **state)
     /* Header and half the data, then a plain close. */
     memset(req + 4, 'q', 1000);
     proto_encode_request_header(req, PROTO_UPPERCASE, 1000);
-    fd = check_connect(h, srv);
-    assert_int_equal(harness_send_all(fd, req, 4 + 500, HARNESS_IO_MS), 0);
+    fd = ensure_connect(h, srv);
+    assert_int_equal(wire_send_all(fd, req, 4 + 500, HARNESS_IO_MS), 0);
     harness_close_fd(h, fd);
 
     /* Two header bytes, then a reset. */
-    fd = check_connect(h, srv);
-    assert_int_equal(harness_send_all(fd, req, 2, HARNESS_IO_MS), 0);
-    reset_close(h, fd);
+    fd = ensure_connect(h, srv);
+    assert_int_equal(wire_send_all(fd, req, 2, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_reset_close(h, fd), 0);
 
     /* Half a reverse request (buffered by the worker), then a reset. */
     proto_encode_request_header(req, PROTO_REVERSE, 1000);
-    fd = check_connect(h, srv);
-    assert_int_equal(harness_send_all(fd, req, 4 + 500, HARNESS_IO_MS), 0);
-    reset_close(h, fd);
+    fd = ensure_connect(h, srv);
+    assert_int_equal(wire_send_all(fd, req, 4 + 500, HARNESS_IO_MS), 0);
+    assert_int_equal(wire_reset_close(h, fd), 0);
 
     /*
      * A whole 4 MiB request, never read, then a reset: the worker's sends
@@ -270,15 +262,14 @@ static void test_client_vanishes_mid_request(void **state)
     assert_non_null(big);
     memset(big + 4, 'w', big_n);
     proto_encode_request_header(big, PROTO_UPPERCASE, (uint32_t)big_n);
-    fd = check_connect(h, srv);
-    assert_int_equal(harness_send_all(fd, big, 4 + big_n, BIG_IO_MS), 0);
+    fd = ensure_connect(h, srv);
+    assert_int_equal(wire_send_all(fd, big, 4 + big_n, BIG_IO_MS), 0);
     free(big);
-    reset_close(h, fd);
+    assert_int_equal(wire_reset_close(h, fd), 0);
 
     /* The next client is served, by the same worker. */
-    fd = check_connect(h, srv);
-    check_exchange(fd, PROTO_UPPERCASE, "still here", 10, "STILL HERE", 10);
-    harness_close_fd(h, fd);
+    ensure_exchange_once(h, srv, PROTO_UPPERCASE, "still here", 10,
+                         "STILL HERE", 10);
     assert_int_equal(only_worker(srv), worker);
 }
 
@@ -286,21 +277,21 @@ static void test_idle_timeout(void **state)
 {
     static const char *const extra[] = {"--idle-timeout", "1", NULL};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, extra);
+    struct harness_proc *srv = ensure_start_server(h, extra);
     int idle, waiting, active, r;
     int64_t t0, elapsed;
 
     /* A silent client holds the only worker; the next one waits behind. */
     t0 = harness_now_ms();
-    idle = check_connect(h, srv);
-    waiting = check_connect(h, srv);
+    idle = ensure_connect(h, srv);
+    waiting = ensure_connect(h, srv);
     {
         uint8_t req[4 + 4];
 
-        harness_encode(req, PROTO_UPPERCASE, "next", 4);
-        assert_int_equal(harness_send_all(waiting, req, 8, HARNESS_IO_MS), 0);
+        wire_encode(req, PROTO_UPPERCASE, "next", 4);
+        assert_int_equal(wire_send_all(waiting, req, 8, HARNESS_IO_MS), 0);
     }
-    r = harness_wait_closed(idle, harness_ms(10000));
+    r = wire_wait_closed(idle, harness_ms(10000));
     elapsed = harness_now_ms() - t0;
     if (r != 0)
         fprintf(stderr, "silent client not disconnected: %s\n", strerror(-r));
@@ -309,17 +300,17 @@ static void test_idle_timeout(void **state)
     assert_true(elapsed >= 900);
     harness_close_fd(h, idle);
 
-    check_response(waiting, "NEXT", 4);
+    ensure_response(waiting, "NEXT", 4);
     harness_close_fd(h, waiting);
 
     /* A client that keeps talking is not idle. */
-    active = check_connect(h, srv);
+    active = ensure_connect(h, srv);
     for (int i = 0; i < 8; i++) {
-        check_exchange(active, PROTO_REVERSE, "ab", 2, "ba", 2);
+        ensure_exchange(active, PROTO_REVERSE, "ab", 2, "ba", 2);
         harness_pause_ms(300);
     }
     /* Then silence ends it too. */
-    assert_int_equal(harness_wait_closed(active, harness_ms(10000)), 0);
+    assert_int_equal(wire_wait_closed(active, harness_ms(10000)), 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, harness_setup, harness_teardown)
@@ -336,6 +327,6 @@ int main(void)
         T(test_idle_timeout),
     };
 
-    check_apply_filter();
+    harness_apply_filter();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,10 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "procfs.h"
+#include "sup_fixture.h"
 #include "proto.h"
-#include "sup_util.h"
 
 #define CYCLES 100
 /* Generous bound of every wait (ASan build on a loaded 2-core machine). */
@@ -39,7 +40,7 @@ static void expect_exit0(struct harness_proc *srv, int cycle)
     if (!WIFEXITED(srv->status) || WEXITSTATUS(srv->status) != 0) {
         fprintf(stderr, "cycle %d: wait status 0x%x, expected exit 0\n", cycle,
                 srv->status);
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
         fail();
     }
 }
@@ -69,18 +70,16 @@ static void test_start_request_sigint(void **state)
     (void)state;
     for (int i = 0; i < CYCLES; i++) {
         struct harness *h = cycle_open();
-        struct harness_proc *srv = check_start_server(h, NULL);
+        struct harness_proc *srv = ensure_start_server(h, NULL);
         pid_t w[8];
-        int n = harness_children(srv->pid, w, 8), fd, ms;
+        int n = procfs_children(srv->pid, w, 8), ms;
 
         assert_true(n >= 1);
-        fd = check_connect(h, srv);
-        check_exchange(fd, PROTO_REVERSE, "cycle", 5, "elcyc", 5);
-        harness_close_fd(h, fd);
+        ensure_exchange_once(h, srv, PROTO_REVERSE, "cycle", 5, "elcyc", 5);
         assert_int_equal(harness_kill(srv, SIGINT, false), 0);
-        ms = sup_wait_all_gone(srv, w, (size_t)n, WAIT_MS);
+        ms = harness_wait_all_gone(srv, w, (size_t)n, WAIT_MS);
         if (ms < 0) {
-            check_print_stderr(srv);
+            harness_print_stderr(srv);
             fail_msg("cycle %d: the server hung after SIGINT", i);
         }
         expect_exit0(srv, i);
@@ -133,7 +132,7 @@ static size_t kill_and_stop(struct harness *h, int cycle, int gap_ms,
                             bool kill_first)
 {
     static const char *const verbose[] = {"-v", NULL};
-    struct harness_proc *srv = check_start_server(h, verbose);
+    struct harness_proc *srv = ensure_start_server(h, verbose);
     /* seen is zeroed for cppcheck, which does not follow nseen. */
     pid_t seen[MAX_SEEN] = {0}, kids[MAX_SEEN];
     size_t nseen = 0;
@@ -143,7 +142,7 @@ static size_t kill_and_stop(struct harness *h, int cycle, int gap_ms,
     bool bad;
     int n;
 
-    n = harness_children(srv->pid, kids, MAX_SEEN);
+    n = procfs_children(srv->pid, kids, MAX_SEEN);
     assert_int_equal(n, 1);
     remember(seen, &nseen, kids[0]);
     if (kill_first)
@@ -160,11 +159,11 @@ static size_t kill_and_stop(struct harness *h, int cycle, int gap_ms,
     /* Watch the children until the supervisor is gone. */
     deadline = harness_now_ms() + WAIT_MS;
     while (harness_wait_exit(srv, 0) != 0) {
-        n = harness_children(srv->pid, kids, MAX_SEEN);
+        n = procfs_children(srv->pid, kids, MAX_SEEN);
         for (int i = 0; i < n; i++)
             remember(seen, &nseen, kids[i]);
         if (harness_now_ms() >= deadline) {
-            check_print_stderr(srv);
+            harness_print_stderr(srv);
             fail_msg("cycle %d: the supervisor hung after SIGINT", cycle);
         }
         harness_pause_ms(1);
@@ -180,7 +179,7 @@ static size_t kill_and_stop(struct harness *h, int cycle, int gap_ms,
         fprintf(stderr, "cycle %d: %s\n", cycle,
                 stop ? "a worker was started after SIGINT"
                      : "no \"SIGINT received\" line");
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
     }
     /* Freed before the verdict: fail() does not return. */
     free(text);
@@ -188,8 +187,8 @@ static size_t kill_and_stop(struct harness *h, int cycle, int gap_ms,
         fail();
     /* No worker outlives its supervisor (an orphan would hold the port). */
     for (size_t i = 0; i < nseen; i++) {
-        if (sup_wait_gone(seen[i], 2000) < 0) {
-            check_print_stderr(srv);
+        if (harness_wait_gone(seen[i], 2000) < 0) {
+            harness_print_stderr(srv);
             fail_msg("cycle %d: worker %ld outlived the supervisor", cycle,
                      (long)seen[i]);
         }

@@ -22,10 +22,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "procfs.h"
+#include "sup_clients.h"
+#include "sup_fixture.h"
+#include "wire.h"
 #include "proto.h"
-#include "sup_util.h"
 
 /* Generous bound of every wait (ASan build on a loaded 2-core machine). */
 #define WAIT_MS 10000
@@ -40,7 +43,7 @@ static pid_t serving_worker(const pid_t *w, size_t n, unsigned port)
 
     for (;;) {
         for (size_t i = 0; i < n; i++)
-            if (sup_serves_port(w[i], port) == 1)
+            if (procfs_serves_port(w[i], port) == 1)
                 return w[i];
         if (harness_now_ms() >= deadline)
             return -1;
@@ -52,14 +55,14 @@ static void test_kill_one_of_four(void **state)
 {
     static const char *const four[] = {"-w", "4", NULL};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, four);
+    struct harness_proc *srv = ensure_start_server(h, four);
     struct sup_loop loops[LOOPS];
     struct sup_loop_result res[LOOPS];
     pid_t w[4], served[LOOPS], fresh;
     int port;
 
     assert_int_equal(harness_wait_children(srv, 4, WAIT_MS), 4);
-    assert_int_equal(harness_children(srv->pid, w, 4), 4);
+    assert_int_equal(procfs_children(srv->pid, w, 4), 4);
     /* Three connections with request loops, each on its own worker. */
     for (size_t i = 0; i < LOOPS; i++) {
         assert_int_equal(
@@ -74,7 +77,7 @@ static void test_kill_one_of_four(void **state)
 
     /* Kill the worker of the first connection while all three talk. */
     assert_int_equal(kill(served[0], SIGKILL), 0);
-    fresh = sup_wait_new_child(srv->pid, w, 4, WAIT_MS);
+    fresh = harness_wait_new_child(srv->pid, w, 4, WAIT_MS);
     assert_true(fresh > 0);
     assert_int_equal(harness_wait_children(srv, 4, WAIT_MS), 4);
     /* Pacing only: the other loops go on for a while after the kill. */
@@ -101,27 +104,6 @@ static void test_kill_one_of_four(void **state)
 }
 
 /* --- descriptors and signal state of a worker --------------------------- */
-
-/* The hexadecimal mask of field ("SigBlk:") in /proc/PID/status. */
-static int status_mask(pid_t pid, const char *field, unsigned long long *mask)
-{
-    char path[64], *text = NULL, *s;
-    size_t len;
-    int r;
-
-    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-    r = harness_read_file(path, &text, &len);
-    if (r < 0)
-        return r;
-    s = strstr(text, field);
-    if (s != NULL) {
-        s += strlen(field);
-        s += strspn(s, " \t");
-    }
-    r = s != NULL && harness_parse_num(s, 16, mask, NULL) == 0 ? 0 : -EPROTO;
-    free(text);
-    return r;
-}
 
 /* The open flags of descriptor fd of pid (/proc/PID/fdinfo). */
 static int fd_flags(pid_t pid, int fd, unsigned *flags)
@@ -176,8 +158,8 @@ static const char *hygiene(pid_t pid, char *why, size_t len)
     struct dirent *d;
     DIR *dir;
 
-    if (status_mask(pid, "SigBlk:", &blk) < 0 ||
-        status_mask(pid, "SigIgn:", &ign) < 0)
+    if (procfs_status_num(pid, "SigBlk", 16, &blk) < 0 ||
+        procfs_status_num(pid, "SigIgn", 16, &ign) < 0)
         return say(why, len, "cannot read /proc/%ld/status", (long)pid);
     if (blk != 0)
         return say(why, len, "SigBlk %016llx, expected none", blk);
@@ -240,7 +222,7 @@ static void expect_hygiene(struct harness_proc *srv, pid_t pid)
 
     while ((bad = hygiene(pid, why, sizeof(why))) != NULL) {
         if (harness_now_ms() >= deadline) {
-            check_print_stderr(srv);
+            harness_print_stderr(srv);
             fail_msg("worker %ld: %s", (long)pid, bad);
         }
         harness_pause_ms(5);
@@ -251,18 +233,18 @@ static void test_worker_hygiene(void **state)
 {
     static const char *const two[] = {"-w", "2", NULL};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, two);
+    struct harness_proc *srv = ensure_start_server(h, two);
     pid_t w[2], fresh;
 
     assert_int_equal(harness_wait_children(srv, 2, WAIT_MS), 2);
-    assert_int_equal(harness_children(srv->pid, w, 2), 2);
+    assert_int_equal(procfs_children(srv->pid, w, 2), 2);
     expect_hygiene(srv, w[0]);
     expect_hygiene(srv, w[1]);
     /* A respawned worker must not inherit its sibling's pipes either. */
     assert_int_equal(kill(w[0], SIGKILL), 0);
-    fresh = sup_wait_new_child(srv->pid, w, 2, WAIT_MS);
+    fresh = harness_wait_new_child(srv->pid, w, 2, WAIT_MS);
     assert_true(fresh > 0);
-    assert_int_equal(sup_ping(h, srv->port, WAIT_MS), 0);
+    assert_int_equal(wire_ping(h, srv->port, WAIT_MS), 0);
     expect_hygiene(srv, fresh);
     expect_hygiene(srv, w[1]);
 }
@@ -318,7 +300,7 @@ static void test_terminal_ctrl_c(void **state)
     pid_t sup = -1, w[8];
     int port, st, n, status;
     snprintf(name, sizeof(name), "tcp_server_test_%ld", (long)getpid());
-    port = harness_free_port();
+    port = wire_free_port();
     assert_true(port > 0);
     snprintf(portstr, sizeof(portstr), "%d", port);
     /* Not inside the caller's tmux, whatever the environment says. */
@@ -343,7 +325,7 @@ static void test_terminal_ctrl_c(void **state)
     args[1] = portstr;
     args[2] = NULL;
     deadline = harness_now_ms() + WAIT_MS;
-    while ((sup = sup_find_process(harness_server_bin(), args)) < 0) {
+    while ((sup = procfs_find_process(harness_server_bin(), args)) < 0) {
         if (harness_now_ms() >= deadline) {
             tmux(name, out, sizeof(out), "capture-pane", "-p", "-t", "t",
                  (const char *)NULL);
@@ -353,7 +335,7 @@ static void test_terminal_ctrl_c(void **state)
     }
     sup_track_foreign(sup);
     deadline = harness_now_ms() + WAIT_MS;
-    while (sup_ping(h, (unsigned)port, 1000) != 0) {
+    while (wire_ping(h, (unsigned)port, 1000) != 0) {
         if (harness_now_ms() >= deadline) {
             tmux(name, out, sizeof(out), "capture-pane", "-p", "-t", "t",
                  (const char *)NULL);
@@ -361,7 +343,7 @@ static void test_terminal_ctrl_c(void **state)
         }
         harness_pause_ms(5);
     }
-    n = harness_children(sup, w, 8);
+    n = procfs_children(sup, w, 8);
     assert_true(n >= 1);
 
     /* ctrl-c: the terminal signals the whole foreground process group. */
@@ -385,9 +367,9 @@ static void test_terminal_ctrl_c(void **state)
                   (long long)(harness_now_ms() - t0));
     if (status != 0)
         fail_msg("ctrl-c gave exit status %d, not 0; pane:\n%s", status, out);
-    assert_int_equal(sup_wait_gone(sup, WAIT_MS), 0);
+    assert_int_equal(harness_wait_gone(sup, WAIT_MS), 0);
     for (int i = 0; i < n; i++)
-        assert_int_equal(sup_wait_gone(w[i], WAIT_MS), 0);
+        assert_int_equal(harness_wait_gone(w[i], WAIT_MS), 0);
     sup_track_foreign(0);
 }
 

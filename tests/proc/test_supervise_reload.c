@@ -19,10 +19,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "logtext.h"
+#include "procfs.h"
+#include "sup_clients.h"
+#include "sup_fixture.h"
+#include "wire.h"
+#include "wire_stream.h"
 #include "proto.h"
-#include "sup_util.h"
 
 /* Generous bound of every wait (ASan build on a loaded 2-core machine). */
 #define WAIT_MS 10000
@@ -42,22 +47,22 @@ static pid_t only_worker(struct harness_proc *srv)
     pid_t pid = -1;
 
     assert_int_equal(harness_wait_children(srv, 1, WAIT_MS), 1);
-    assert_int_equal(harness_children(srv->pid, &pid, 1), 1);
+    assert_int_equal(procfs_children(srv->pid, &pid, 1), 1);
     return pid;
 }
 
 /* After SIGHUP: the replacement of old, once the supervisor saw it ready. */
 static pid_t replacement(struct harness_proc *srv, pid_t old)
 {
-    struct sup_log log = {srv->err_path, 0};
-    pid_t fresh = sup_wait_new_child(srv->pid, &old, 1, WAIT_MS);
+    struct logtext_tail log = {srv->err_path, 0};
+    pid_t fresh = harness_wait_new_child(srv->pid, &old, 1, WAIT_MS);
 
     if (fresh <= 0) {
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
         fail_msg("no new worker after SIGHUP");
     }
-    if (sup_log_wait(&log, "ready (slot", fresh, WAIT_MS) < 0) {
-        check_print_stderr(srv);
+    if (logtext_wait(&log, "ready (slot", fresh, WAIT_MS) < 0) {
+        harness_print_stderr(srv);
         fail_msg("new worker %ld never became ready", (long)fresh);
     }
     return fresh;
@@ -71,10 +76,10 @@ static void expect_log(struct harness_proc *srv, const char *word, long pid)
     bool hit;
 
     assert_int_equal(harness_read_file(srv->err_path, &text, &len), 0);
-    hit = harness_line_has(text, word, pid);
+    hit = logtext_line_has(text, word, pid);
     free(text);
     if (!hit) {
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
         fail_msg("no log line with \"%s\" and %ld", word, pid);
     }
 }
@@ -82,44 +87,42 @@ static void expect_log(struct harness_proc *srv, const char *word, long pid)
 static void test_sighup_during_loop(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, verbose);
+    struct harness_proc *srv = ensure_start_server(h, verbose);
     pid_t old = only_worker(srv), fresh, now;
     struct sup_loop_result res;
-    struct sup_stream held;
+    struct wire_stream held;
     struct sup_loop loop;
     int r;
 
     assert_int_equal(sup_loop_start(h, srv->port, SUP_LOOP_SHORT, &loop), 0);
     assert_true(sup_loop_wait_started(&loop, WAIT_MS) > 0);
     /* Half of a 1 MiB request, being answered by the old worker. */
-    assert_int_equal(sup_stream_start(h, srv->port, HELD_LEN, HELD_SENT, &held),
-                     0);
-    assert_true(sup_serves_port(old, (unsigned)sup_local_port(held.fd)) == 1);
+    assert_int_equal(
+        wire_stream_start(h, srv->port, HELD_LEN, HELD_SENT, &held), 0);
+    assert_true(procfs_serves_port(old, (unsigned)wire_local_port(held.fd)) ==
+                1);
 
     assert_int_equal(harness_kill(srv, SIGHUP, false), 0);
     fresh = replacement(srv, old);
     /* Pacing only: the loop now runs against the new worker. */
     harness_pause_ms(200);
     /* The old worker is still finishing the exchange it had begun. */
-    assert_true(harness_pid_alive(old));
+    assert_true(procfs_pid_alive(old));
 
-    r = sup_stream_finish(&held);
+    r = wire_stream_finish(&held);
     if (r < 0) {
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
         fail_msg("the request held across the reload failed: %s", strerror(-r));
     }
     harness_close_fd(h, held.fd);
-    if (sup_wait_gone(old, WAIT_MS) < 0)
+    if (harness_wait_gone(old, WAIT_MS) < 0)
         fail_msg("old worker %ld did not exit after its exchange", (long)old);
     harness_pause_ms(100);
     assert_int_equal(sup_loop_stop(&loop, &res, WAIT_MS), 0);
     sup_loop_print("client loop across SIGHUP", &res);
 
-    assert_int_equal(res.refused, 0);
-    assert_int_equal(res.connfail, 0);
+    sup_loop_assert_clean(&res);
     assert_int_equal(res.inflight, 0);
-    assert_int_equal(res.wrong, 0);
-    assert_int_equal(res.timeouts, 0);
     assert_true(res.ok > 0);
     now = only_worker(srv);
     assert_int_equal(now, fresh);
@@ -139,23 +142,18 @@ static void test_sighup_late_first_request(void **state)
     struct harness *h = *state;
 
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-        struct harness_proc *srv = check_start_server(h, verbose);
+        struct harness_proc *srv = ensure_start_server(h, verbose);
         pid_t old = only_worker(srv), fresh;
         int64_t elapsed;
         int fd, r;
 
         r = sup_late_first_request(h, srv, old, SIGHUP, LATE_MS, &fd, &elapsed);
         if (r < 0 && elapsed >= ON_TIME_MS) {
-            print_message("attempt %d: the request left only %lld ms after "
-                          "connecting (machine too busy to test the grace); "
-                          "retrying\n",
-                          attempt, (long long)elapsed);
-            harness_close_fd(h, fd);
-            assert_int_equal(harness_stop(srv), 0);
+            sup_late_retry(h, srv, fd, attempt, elapsed);
             continue;
         }
         if (r < 0) {
-            check_print_stderr(srv);
+            harness_print_stderr(srv);
             fail_msg("request sent %lld ms after connecting, %d ms after "
                      "SIGHUP, not served: %s",
                      (long long)elapsed, LATE_MS, strerror(-r));
@@ -166,10 +164,10 @@ static void test_sighup_late_first_request(void **state)
         fresh = replacement(srv, old);
         assert_int_not_equal(fresh, old);
         /* Its exchange done, the old worker closes and exits. */
-        assert_int_equal(harness_wait_closed(fd, WAIT_MS), 0);
+        assert_int_equal(wire_wait_closed(fd, WAIT_MS), 0);
         harness_close_fd(h, fd);
-        assert_int_equal(sup_wait_gone(old, WAIT_MS), 0);
-        assert_int_equal(sup_ping(h, srv->port, WAIT_MS), 0);
+        assert_int_equal(harness_wait_gone(old, WAIT_MS), 0);
+        assert_int_equal(wire_ping(h, srv->port, WAIT_MS), 0);
         assert_int_equal(only_worker(srv), fresh);
         return;
     }

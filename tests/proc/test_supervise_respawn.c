@@ -20,10 +20,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "logtext.h"
+#include "procfs.h"
+#include "sup_clients.h"
+#include "sup_fixture.h"
+#include "wire.h"
 #include "proto.h"
-#include "sup_util.h"
 
 /* Generous bound of every wait (ASan build on a loaded 2-core machine). */
 #define WAIT_MS 10000
@@ -44,7 +48,7 @@ static pid_t only_worker(struct harness_proc *srv)
     pid_t pid = -1;
 
     assert_int_equal(harness_wait_children(srv, 1, WAIT_MS), 1);
-    assert_int_equal(harness_children(srv->pid, &pid, 1), 1);
+    assert_int_equal(procfs_children(srv->pid, &pid, 1), 1);
     return pid;
 }
 
@@ -58,14 +62,14 @@ static void expect_log(struct harness_proc *srv, const char *word, long pid)
         char *text = NULL;
         size_t len;
         bool hit = harness_read_file(srv->err_path, &text, &len) == 0 &&
-                   harness_line_has(text, word, pid);
+                   logtext_line_has(text, word, pid);
 
         free(text);
         if (hit)
             return;
         if (harness_now_ms() >= deadline) {
             fprintf(stderr, "no log line with \"%s\" and %ld\n", word, pid);
-            check_print_stderr(srv);
+            harness_print_stderr(srv);
             fail();
         }
         harness_pause_ms(5);
@@ -81,21 +85,21 @@ static void respawn_after(void **state, int sig, const char *name,
                           const char *how)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t old = only_worker(srv), now;
     int64_t t0;
     int fd;
 
     t0 = harness_now_ms();
     assert_int_equal(kill(old, sig), 0);
-    assert_int_equal(sup_wait_gone(old, WAIT_MS), 0);
-    fd = harness_connect(h, srv->port, WAIT_MS);
+    assert_int_equal(harness_wait_gone(old, WAIT_MS), 0);
+    fd = wire_connect(h, srv->port, WAIT_MS);
     if (fd < 0) {
         fprintf(stderr, "connect after the kill: %s\n", strerror(-fd));
         fail();
     }
-    check_exchange(fd, PROTO_UPPERCASE, "served after a crash", 20,
-                   "SERVED AFTER A CRASH", 20);
+    ensure_exchange(fd, PROTO_UPPERCASE, "served after a crash", 20,
+                    "SERVED AFTER A CRASH", 20);
     print_message("respawn latency after %s: %lld ms (kill to first "
                   "correct answer)\n",
                   name, (long long)(harness_now_ms() - t0));
@@ -142,8 +146,8 @@ static void test_kill_loop_never_refuses(void **state)
 {
     static const char *const verbose[] = {"-v", NULL};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, verbose);
-    struct sup_log log = {srv->err_path, 0};
+    struct harness_proc *srv = ensure_start_server(h, verbose);
+    struct logtext_tail log = {srv->err_path, 0};
     struct sup_loop_result res;
     struct sup_loop loop;
     pid_t cur = only_worker(srv), next;
@@ -153,32 +157,29 @@ static void test_kill_loop_never_refuses(void **state)
     assert_int_equal(sup_loop_start(h, srv->port, SUP_LOOP_SHORT, &loop), 0);
     assert_true(sup_loop_wait_started(&loop, WAIT_MS) > 0);
     for (int i = 0; i < KILLS; i++) {
-        if (sup_log_wait(&log, "ready (slot", cur, WAIT_MS) < 0) {
+        if (logtext_wait(&log, "ready (slot", cur, WAIT_MS) < 0) {
             fprintf(stderr, "worker %ld never became ready\n", (long)cur);
-            check_print_stderr(srv);
+            harness_print_stderr(srv);
             fail();
         }
         /* Pacing only: let the loop talk to this worker for a moment. */
         harness_pause_ms(20);
         assert_int_equal(kill(cur, SIGKILL), 0);
-        next = sup_wait_new_child(srv->pid, &cur, 1, WAIT_MS);
+        next = harness_wait_new_child(srv->pid, &cur, 1, WAIT_MS);
         assert_true(next > 0);
         cur = next;
     }
-    assert_int_equal(sup_log_wait(&log, "ready (slot", cur, WAIT_MS), 0);
+    assert_int_equal(logtext_wait(&log, "ready (slot", cur, WAIT_MS), 0);
     harness_pause_ms(50);
     assert_int_equal(sup_loop_stop(&loop, &res, WAIT_MS), 0);
     sup_loop_print("client loop across 30 worker kills", &res);
 
-    assert_int_equal(res.refused, 0);
-    assert_int_equal(res.connfail, 0);
-    assert_int_equal(res.wrong, 0);
-    assert_int_equal(res.timeouts, 0);
+    sup_loop_assert_clean(&res);
     assert_true(res.inflight <= KILLS);
     assert_true(res.ok > KILLS);
     assert_int_not_equal(harness_wait_exit(srv, 0), 0);
     assert_int_equal(harness_read_file(srv->err_path, &text, &len), 0);
-    assert_int_equal(sup_log_count(text, "killed by signal 9 (SIGKILL)"),
+    assert_int_equal(logtext_count(text, "killed by signal 9 (SIGKILL)"),
                      KILLS);
     free(text);
 }
@@ -222,7 +223,7 @@ static void test_crash_loop_backs_off(void **state)
     close(fd);
     write_wrapper(wrapper, fault);
 
-    port = harness_free_port();
+    port = wire_free_port();
     assert_true(port > 0);
     assert_int_equal(setenv(SUP_WORKER_ENV, wrapper, 1), 0);
     assert_int_equal(harness_spawn_server(h, (unsigned)port, NULL, &srv), 0);
@@ -232,23 +233,23 @@ static void test_crash_loop_backs_off(void **state)
     deadline = harness_now_ms() + WAIT_MS;
     for (;;) {
         text = read_log(srv);
-        n = sup_log_count(text, "exited with status 3");
+        n = logtext_count(text, "exited with status 3");
         free(text);
         if (n >= MIN_FAILURES)
             break;
         if (harness_wait_exit(srv, 0) == 0 || harness_now_ms() >= deadline) {
             fprintf(stderr, "%zu start-up failures seen\n", n);
-            check_print_stderr(srv);
+            harness_print_stderr(srv);
             fail();
         }
         harness_pause_ms(10);
     }
 
     /* A crash loop must not spin: measure the supervisor's CPU time. */
-    cpu0 = sup_proc_cpu_ms(srv->pid);
+    cpu0 = procfs_cpu_ms(srv->pid);
     t0 = harness_now_ms();
     harness_pause_ms(CPU_SPAN_MS);
-    cpu1 = sup_proc_cpu_ms(srv->pid);
+    cpu1 = procfs_cpu_ms(srv->pid);
     assert_true(cpu0 >= 0 && cpu1 >= 0);
     print_message("supervisor CPU time during %lld ms of crash loop: %lld ms\n",
                   (long long)(harness_now_ms() - t0), (long long)(cpu1 - cpu0));
@@ -257,7 +258,7 @@ static void test_crash_loop_backs_off(void **state)
 
     /* The delays between failures grow (exact values are not asserted). */
     text = read_log(srv);
-    n = sup_log_times(text, "exited with status 3", times, 64);
+    n = logtext_times(text, "exited with status 3", times, 64);
     free(text);
     assert_true(n >= MIN_FAILURES);
     print_message("%zu start-up failures; gaps between them (ms):", n);
@@ -277,8 +278,8 @@ static void test_crash_loop_backs_off(void **state)
     /* The fault is gone: a worker starts after at most the capped delay. */
     assert_int_equal(unlink(fault), 0);
     t0 = harness_now_ms();
-    if (sup_wait_answer(h, srv, RECOVER_MS) < 0) {
-        check_print_stderr(srv);
+    if (wire_wait_answer(h, srv, RECOVER_MS) < 0) {
+        harness_print_stderr(srv);
         fail_msg("no answer within %d ms of the fault being removed",
                  RECOVER_MS);
     }

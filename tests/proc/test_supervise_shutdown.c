@@ -21,10 +21,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "logtext.h"
+#include "procfs.h"
+#include "sup_clients.h"
+#include "sup_fixture.h"
+#include "wire.h"
+#include "wire_stream.h"
 #include "proto.h"
-#include "sup_util.h"
 
 /* Generous bound of every wait (ASan build on a loaded 2-core machine). */
 #define WAIT_MS 10000
@@ -52,7 +57,7 @@ static const char *const verbose[] = {"-v", NULL};
 /* The live workers of srv: fills pids, returns their count (>= 1). */
 static size_t workers_of(struct harness_proc *srv, pid_t *pids, size_t max)
 {
-    int n = harness_children(srv->pid, pids, max);
+    int n = procfs_children(srv->pid, pids, max);
 
     assert_true(n >= 1);
     return (size_t)n;
@@ -64,7 +69,7 @@ static void expect_status(struct harness_proc *srv, int want)
     if (!WIFEXITED(srv->status) || WEXITSTATUS(srv->status) != want) {
         fprintf(stderr, "wait status 0x%x, expected exit %d\n", srv->status,
                 want);
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
         fail();
     }
 }
@@ -73,12 +78,12 @@ static void expect_status(struct harness_proc *srv, int want)
 static int expect_gone(struct harness_proc *srv, const pid_t *w, size_t n,
                        int bound_ms)
 {
-    int ms = sup_wait_all_gone(srv, w, n, bound_ms);
+    int ms = harness_wait_all_gone(srv, w, n, bound_ms);
 
     if (ms < 0) {
         fprintf(stderr, "server %ld or a worker still running after %d ms\n",
                 (long)srv->pid, bound_ms);
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
         fail();
     }
     return ms;
@@ -89,13 +94,13 @@ static int expect_gone(struct harness_proc *srv, const pid_t *w, size_t n,
 static void expect_port_reusable(struct harness *h, unsigned port)
 {
     struct harness_proc *again = NULL;
-    int r = sup_bind_port(port);
+    int r = wire_bind_port(port);
 
     if (r < 0)
         fail_msg("port %u cannot be bound again: %s", port, strerror(-r));
     assert_int_equal(harness_spawn_server(h, port, NULL, &again), 0);
-    if (sup_wait_answer(h, again, WAIT_MS) < 0) {
-        check_print_stderr(again);
+    if (wire_wait_answer(h, again, WAIT_MS) < 0) {
+        harness_print_stderr(again);
         fail_msg("a new server on port %u does not answer", port);
     }
 }
@@ -103,7 +108,7 @@ static void expect_port_reusable(struct harness *h, unsigned port)
 static void test_sigint_idle(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
     int ms;
@@ -123,29 +128,26 @@ static void test_sigint_idle(void **state)
 static void test_sigint_after_many_connections(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
     int64_t deadline;
     int fd, ms, tw;
 
-    for (int i = 0; i < MANY; i++) {
-        fd = check_connect(h, srv);
-        check_exchange(fd, PROTO_LOWERCASE, "MANY", 4, "many", 4);
-        harness_close_fd(h, fd);
-    }
-    fd = check_connect(h, srv);
-    check_exchange(fd, PROTO_REVERSE, "last", 4, "tsal", 4);
+    for (int i = 0; i < MANY; i++)
+        ensure_exchange_once(h, srv, PROTO_LOWERCASE, "MANY", 4, "many", 4);
+    fd = ensure_connect(h, srv);
+    ensure_exchange(fd, PROTO_REVERSE, "last", 4, "tsal", 4);
 
     assert_int_equal(harness_kill(srv, SIGINT, false), 0);
     /* Idle at a request boundary: closed by the server at once. */
-    assert_int_equal(harness_wait_closed(fd, WAIT_MS), 0);
+    assert_int_equal(wire_wait_closed(fd, WAIT_MS), 0);
     harness_close_fd(h, fd);
     ms = expect_gone(srv, w, n, PROMPT_MS);
     expect_status(srv, 0);
     /* Our FIN turns the server's closed socket into TIME_WAIT. */
     deadline = harness_now_ms() + WAIT_MS;
-    while ((tw = sup_count_tcp_state(srv->port, SUP_TCP_TIME_WAIT)) < 1 &&
+    while ((tw = procfs_count_tcp_state(srv->port, PROCFS_TCP_TIME_WAIT)) < 1 &&
            harness_now_ms() < deadline)
         harness_pause_ms(5);
     print_message("SIGINT after %d connections: gone in %d ms, %d TIME_WAIT "
@@ -160,7 +162,7 @@ static void test_sigint_after_many_connections(void **state)
 static void test_sigint_process_group(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, verbose);
+    struct harness_proc *srv = ensure_start_server(h, verbose);
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
     char *text = NULL;
@@ -174,14 +176,14 @@ static void test_sigint_process_group(void **state)
     expect_status(srv, 0);
     /* The double delivery must not kill the worker by the signal. */
     assert_int_equal(harness_read_file(srv->err_path, &text, &len), 0);
-    assert_true(harness_line_has(text, "exited with status 0", w[0]));
+    assert_true(logtext_line_has(text, "exited with status 0", w[0]));
     free(text);
 }
 
 static void test_sigterm(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, verbose);
+    struct harness_proc *srv = ensure_start_server(h, verbose);
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
     char *text = NULL;
@@ -193,7 +195,7 @@ static void test_sigterm(void **state)
     print_message("SIGTERM to both processes gone: %d ms\n", ms);
     expect_status(srv, 0);
     assert_int_equal(harness_read_file(srv->err_path, &text, &len), 0);
-    assert_true(harness_line_has(text, "exited with status 0", w[0]));
+    assert_true(logtext_line_has(text, "exited with status 0", w[0]));
     free(text);
 }
 
@@ -205,7 +207,7 @@ static void test_sigterm(void **state)
 static void test_sigint_mid_upload(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     struct sup_upload up;
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
@@ -222,12 +224,12 @@ static void test_sigint_mid_upload(void **state)
 
     /* A newcomer during the grace period: it may connect (the listener
      * lives until the supervisor exits) but must never be answered. */
-    late = harness_connect(h, srv->port, WAIT_MS);
+    late = wire_connect(h, srv->port, WAIT_MS);
     if (late >= 0) {
         uint8_t req[4 + 5];
 
-        harness_encode(req, PROTO_UPPERCASE, "late!", 5);
-        r = harness_send_all(late, req, sizeof(req), WAIT_MS);
+        wire_encode(req, PROTO_UPPERCASE, "late!", 5);
+        r = wire_send_all(late, req, sizeof(req), WAIT_MS);
         print_message("late client: connected, send %s\n",
                       r == 0 ? "ok" : strerror(-r));
     } else {
@@ -236,15 +238,15 @@ static void test_sigint_mid_upload(void **state)
 
     r = sup_upload_finish(&up, UPLOAD_MS);
     if (r < 0) {
-        check_print_stderr(srv);
+        harness_print_stderr(srv);
         fail_msg("the interrupted 64 MiB exchange failed: %s", strerror(-r));
     }
     expect_gone(srv, w, n, WAIT_MS);
     expect_status(srv, 0);
     if (late >= 0) {
-        r = harness_read_response(late, &resp, &rlen, WAIT_MS);
+        r = wire_read_response(late, &resp, &rlen, WAIT_MS);
         if (r == 0) {
-            check_print_bytes("late client got", resp, rlen, 64);
+            ensure_print_bytes("late client got", resp, rlen, 64);
             free(resp);
             fail_msg("a client that connected after SIGINT was served");
         }
@@ -255,11 +257,11 @@ static void test_sigint_mid_upload(void **state)
 /* Waits until worker pid has accepted the connection fd. */
 static void expect_accepted(pid_t pid, int fd)
 {
-    int port = sup_local_port(fd);
+    int port = wire_local_port(fd);
     int64_t deadline = harness_now_ms() + WAIT_MS;
 
     assert_true(port > 0);
-    while (sup_serves_port(pid, (unsigned)port) != 1) {
+    while (procfs_serves_port(pid, (unsigned)port) != 1) {
         if (harness_now_ms() >= deadline)
             fail_msg("worker %ld never accepted the connection from port %d",
                      (long)pid, port);
@@ -270,10 +272,10 @@ static void expect_accepted(pid_t pid, int fd)
 static void test_sigint_silent_client(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
-    int fd = check_connect(h, srv), ms;
+    int fd = ensure_connect(h, srv), ms;
 
     expect_accepted(w[0], fd);
     /* Connected for more than the one-second first-byte grace. */
@@ -282,7 +284,7 @@ static void test_sigint_silent_client(void **state)
     ms = expect_gone(srv, w, n, PROMPT_MS);
     print_message("SIGINT with a silent client connected: gone in %d ms\n", ms);
     expect_status(srv, 0);
-    assert_int_equal(harness_wait_closed(fd, WAIT_MS), 0);
+    assert_int_equal(wire_wait_closed(fd, WAIT_MS), 0);
 }
 
 /*
@@ -296,7 +298,7 @@ static void test_late_first_request_served(void **state)
     struct harness *h = *state;
 
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-        struct harness_proc *srv = check_start_server(h, NULL);
+        struct harness_proc *srv = ensure_start_server(h, NULL);
         pid_t w[8];
         size_t n = workers_of(srv, w, 8);
         int64_t elapsed;
@@ -313,17 +315,12 @@ static void test_late_first_request_served(void **state)
             return;
         }
         if (elapsed < ON_TIME_MS) {
-            check_print_stderr(srv);
+            harness_print_stderr(srv);
             fail_msg("request sent %lld ms after connecting, %d ms after "
                      "SIGINT, not served: %s",
                      (long long)elapsed, LATE_MS, strerror(-r));
         }
-        print_message("attempt %d: the request left only %lld ms after "
-                      "connecting (machine too busy to test the grace); "
-                      "retrying\n",
-                      attempt, (long long)elapsed);
-        harness_close_fd(h, fd);
-        assert_int_equal(harness_stop(srv), 0);
+        sup_late_retry(h, srv, fd, attempt, elapsed);
     }
     fail_msg("the machine was too busy in every attempt");
 }
@@ -335,19 +332,19 @@ static void test_late_first_request_served(void **state)
 static void test_second_sigint_forces(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
-    struct sup_stream s;
+    struct harness_proc *srv = ensure_start_server(h, NULL);
+    struct wire_stream s;
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
     int ms;
 
-    assert_int_equal(sup_stream_start(h, srv->port, STUCK_LEN, STUCK_SENT, &s),
+    assert_int_equal(wire_stream_start(h, srv->port, STUCK_LEN, STUCK_SENT, &s),
                      0);
     assert_int_equal(harness_kill(srv, SIGINT, false), 0);
     /* Graceful: the exchange in flight keeps the server running. */
     assert_int_equal(harness_wait_exit(srv, 500), -ETIMEDOUT);
     for (size_t i = 0; i < n; i++)
-        assert_true(harness_pid_alive(w[i]));
+        assert_true(procfs_pid_alive(w[i]));
 
     assert_int_equal(harness_kill(srv, SIGINT, false), 0);
     ms = expect_gone(srv, w, n, PROMPT_MS);
@@ -360,13 +357,13 @@ static void test_shutdown_timeout_forces(void **state)
 {
     static const char *const timeout1[] = {"--shutdown-timeout", "1", NULL};
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, timeout1);
-    struct sup_stream s;
+    struct harness_proc *srv = ensure_start_server(h, timeout1);
+    struct wire_stream s;
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
     int ms;
 
-    assert_int_equal(sup_stream_start(h, srv->port, STUCK_LEN, STUCK_SENT, &s),
+    assert_int_equal(wire_stream_start(h, srv->port, STUCK_LEN, STUCK_SENT, &s),
                      0);
     assert_int_equal(harness_kill(srv, SIGINT, false), 0);
     ms = expect_gone(srv, w, n, 1000 + PROMPT_MS);
@@ -380,7 +377,7 @@ static void test_shutdown_timeout_forces(void **state)
 static void test_supervisor_sigkill(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = check_start_server(h, NULL);
+    struct harness_proc *srv = ensure_start_server(h, NULL);
     pid_t w[8];
     size_t n = workers_of(srv, w, 8);
     int64_t t0 = harness_now_ms();
@@ -389,14 +386,14 @@ static void test_supervisor_sigkill(void **state)
     assert_int_equal(harness_kill(srv, SIGKILL, false), 0);
     assert_int_equal(harness_wait_exit(srv, WAIT_MS), 0);
     for (size_t i = 0; i < n; i++) {
-        if (sup_wait_gone(w[i], ORPHAN_MS) < 0)
+        if (harness_wait_gone(w[i], ORPHAN_MS) < 0)
             fail_msg("worker %ld still running %d ms after its supervisor "
                      "was killed",
                      (long)w[i], ORPHAN_MS);
     }
     print_message("supervisor SIGKILL to workers gone: %lld ms\n",
                   (long long)(harness_now_ms() - t0));
-    r = sup_bind_port(srv->port);
+    r = wire_bind_port(srv->port);
     if (r < 0)
         fail_msg("port %u still held: %s", srv->port, strerror(-r));
 }

@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "wire.h"
 #include "tjson.h"
 #include "tooltest.h"
 
@@ -100,7 +101,7 @@ static void expect_clean(const struct tool_result *r, const struct tjson *j,
 static void test_pipeline(void **state)
 {
     struct tooltest *t = *state;
-    struct harness_proc *srv = check_start_server(t->h, NULL);
+    struct harness_proc *srv = ensure_start_server(t->h, NULL);
     struct tool_result r;
     struct tjson j;
 
@@ -135,7 +136,7 @@ static void test_pipeline_every_action(void **state)
     static const char *const actions[] = {"uppercase", "lowercase", "reverse",
                                           "shuffle",   "random",    "6"};
     struct tooltest *t = *state;
-    struct harness_proc *srv = check_start_server(t->h, NULL);
+    struct harness_proc *srv = ensure_start_server(t->h, NULL);
     struct tool_result r;
     struct tjson j;
 
@@ -155,7 +156,7 @@ static void test_pipeline_every_action(void **state)
 static void test_conn(void **state)
 {
     struct tooltest *t = *state;
-    struct harness_proc *srv = check_start_server(t->h, NULL);
+    struct harness_proc *srv = ensure_start_server(t->h, NULL);
     struct tool_result r;
     struct tjson j;
 
@@ -170,7 +171,7 @@ static void test_conn(void **state)
 static void test_bulk(void **state)
 {
     struct tooltest *t = *state;
-    struct harness_proc *srv = check_start_server(t->h, NULL);
+    struct harness_proc *srv = ensure_start_server(t->h, NULL);
     struct tool_result r;
     struct tjson j;
 
@@ -257,7 +258,7 @@ static void test_wrong_server_detected(void **state)
 static void test_server_is_not_an_echo(void **state)
 {
     struct tooltest *t = *state;
-    struct harness_proc *srv = check_start_server(t->h, NULL);
+    struct harness_proc *srv = ensure_start_server(t->h, NULL);
     struct tool_result r;
     struct tjson j;
 
@@ -274,7 +275,7 @@ static void test_server_is_not_an_echo(void **state)
 static void test_no_server(void **state)
 {
     struct tooltest *t = *state;
-    int port = harness_free_port();
+    int port = wire_free_port();
     struct tool_result r;
     struct tjson j;
     bool ok = true;

@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "ensure.h"
 #include "harness.h"
+#include "wire.h"
 #include "tooltest.h"
 
 /* Bound for one short tcp_client run. */
@@ -39,7 +40,7 @@ struct fixture {
 static void start(void **state, struct fixture *f, const char *const extra[])
 {
     f->t = *state;
-    f->srv = check_start_server(f->t->h, extra);
+    f->srv = ensure_start_server(f->t->h, extra);
     snprintf(f->port, sizeof(f->port), "%u", f->srv->port);
 }
 
@@ -79,8 +80,8 @@ static void expect_output(const struct tool_result *r, const void *want,
     if (r->status != 0 || r->out_len != want_len ||
         memcmp(r->out, want, want_len) != 0 || r->err_len != 0) {
         tooltest_print("tcp_client", r);
-        check_print_bytes("expected stdout", want, want_len, 256);
-        check_print_bytes("got stdout", r->out, r->out_len, 256);
+        ensure_print_bytes("expected stdout", want, want_len, 256);
+        ensure_print_bytes("got stdout", r->out, r->out_len, 256);
         fail();
     }
 }
@@ -455,7 +456,7 @@ static void test_connection_refused(void **state)
     struct tooltest *t = *state;
     struct tool_result r;
     char port[16], what[64];
-    int p = harness_free_port();
+    int p = wire_free_port();
 
     assert_true(p > 0);
     snprintf(port, sizeof(port), "%d", p);

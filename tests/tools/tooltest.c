@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procfs.h"
+
 #define ARGV_MAX 64
 
 int tooltest_setup(void **state)
@@ -222,7 +224,7 @@ int tooltest_start_echo(struct tooltest *t)
             }
         }
         free(err);
-        if (!harness_pid_alive(p->pid))
+        if (!procfs_pid_alive(p->pid))
             return -ECHILD;
         if (harness_now_ms() >= deadline)
             return -ETIMEDOUT;
