@@ -2,13 +2,15 @@
 # missing first (scripts/install-deps), then configure and build.
 BUILD        ?= build
 ASAN         ?= build-asan
+PKG          ?= build-pkg
 JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS         ?=
 FUZZ_SECONDS ?= 60
 CMAKE_GEN    := cmake -S . -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
 .PHONY: all deps build build-asan run test test-release test-asan \
-	test-fuzz test-valgrind lint valgrind fuzz bench clean
+	test-fuzz test-valgrind lint valgrind fuzz bench package package-check \
+	clean
 
 all: build
 
@@ -28,8 +30,9 @@ run: build
 	$(BUILD)/bin/tcp_server -v $(ARGS)
 
 # The whole suite: unit and process tests in a Release build and again
-# under ASan+UBSan, fuzz smoke runs, a valgrind subset, and static analysis.
-test: test-release test-asan test-fuzz test-valgrind lint
+# under ASan+UBSan, fuzz smoke runs, a valgrind subset, static analysis,
+# and the Debian package checked by lintian.
+test: test-release test-asan test-fuzz test-valgrind lint package-check
 
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -56,5 +59,22 @@ lint: deps
 bench: build
 	@scripts/bench $(BUILD)/bin
 
+# The Debian package (CPack DEB) in $(PKG)/: a build for prefix /usr with
+# all of Debian's hardening flags (dpkg-buildflags), stripped by CPack the
+# way dh_strip does (scripts/deb-strip).
+DEB_FLAGS = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
+package: deps
+	@$(CMAKE_GEN) -B $(PKG) -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_INSTALL_PREFIX=/usr -DTCP_SERVER_DEB=ON -DBUILD_TESTING=OFF \
+		-DCMAKE_C_FLAGS="$$($(DEB_FLAGS) CPPFLAGS) $$($(DEB_FLAGS) CFLAGS)" \
+		-DCMAKE_EXE_LINKER_FLAGS="$$($(DEB_FLAGS) LDFLAGS)" \
+		-DCMAKE_STRIP="$(CURDIR)/scripts/deb-strip" >/dev/null
+	@cmake --build $(PKG) -j $(JOBS)
+	@cd $(PKG) && cpack -G DEB
+
+# lintian (no error, no warning) and the package's file list.
+package-check: package
+	@scripts/package-check $(PKG)
+
 clean:
-	rm -rf $(BUILD) $(ASAN) build-fuzz build-lint build-lint-fuzz build-valgrind
+	rm -rf $(BUILD) $(ASAN) $(PKG) build-fuzz build-lint build-lint-fuzz build-valgrind

@@ -68,36 +68,81 @@ static int check_executable(const char *path)
 }
 
 /*
- * Puts the worker binary's path in path: $TCP_SERVER_WORKER if set, else
- * tcp_server_worker next to this executable. Returns 0, or a negative errno
- * with path still naming what was looked for when it is known.
+ * Where the worker lives relative to the directory of tcp_server once
+ * installed: CMake computes it from the install layout (bin/ to
+ * libexec/tcp-server/ by default), so a whole installed tree can be moved.
+ */
+#ifndef TCP_SERVER_WORKER_RELDIR
+#define TCP_SERVER_WORKER_RELDIR "../libexec/tcp-server"
+#endif
+
+/*
+ * Puts dir/sub/WORKER_NAME in path, with dir/sub resolved to a canonical
+ * directory when it exists (so logs and ps show /usr/libexec/..., not
+ * /usr/bin/../libexec/...). sub may be empty. Returns 0 when the result is
+ * an executable file, else a negative errno with path naming the candidate.
+ */
+static int worker_candidate(char *path, size_t len, const char *dir,
+                            const char *sub)
+{
+    char joined[PATH_MAX], real[PATH_MAX];
+    const char *base = joined;
+    int r;
+
+    r = snprintf(joined, sizeof(joined), "%s%s%s", dir, sub[0] ? "/" : "", sub);
+    if (r < 0 || (size_t)r >= sizeof(joined))
+        return -ENAMETOOLONG;
+    if (realpath(joined, real) != NULL)
+        base = real;
+    r = snprintf(path, len, "%s/%s", base, WORKER_NAME);
+    if (r < 0 || (size_t)r >= len)
+        return -ENAMETOOLONG;
+    return check_executable(path);
+}
+
+/*
+ * Puts the worker binary's path in path. The order:
+ *   1. $TCP_SERVER_WORKER when set (tests, packaging, a worker elsewhere);
+ *   2. TCP_SERVER_WORKER_RELDIR/tcp_server_worker relative to the directory
+ *      of this executable (uv_exepath): the installed layout;
+ *   3. tcp_server_worker next to this executable: the build tree.
+ * The installed layout comes first so that a stale worker left in bin/ by an
+ * older install never shadows the one the install put in libexec/.
+ * Returns 0, or a negative errno with path naming what was looked for when
+ * it is known (the installed-layout candidate when neither exists).
  */
 static int find_worker(char *path, size_t len)
 {
     const char *env = getenv(WORKER_ENV);
-    size_t n = len;
+    char self[PATH_MAX];
+    size_t n = sizeof(self);
     char *slash;
-    int r;
+    int r, r_first;
 
     path[0] = '\0';
     if (env != NULL && env[0] != '\0') {
         /* Without a slash execvp would search $PATH; name the file here. */
         r = snprintf(path, len, "%s%s", strchr(env, '/') ? "" : "./", env);
-    } else {
-        r = uv_exepath(path, &n);
-        slash = r == 0 ? strrchr(path, '/') : NULL;
-        if (slash == NULL) {
-            path[0] = '\0';
-            return r < 0 ? r : -ENOENT;
-        }
-        slash[1] = '\0';
-        r = snprintf(slash + 1, len - (size_t)(slash + 1 - path), "%s",
-                     WORKER_NAME);
-        r = r < 0 ? r : (int)(slash + 1 - path) + r;
+        if (r < 0 || (size_t)r >= len)
+            return -ENAMETOOLONG;
+        return check_executable(path);
     }
-    if (r < 0 || (size_t)r >= len)
-        return -ENAMETOOLONG;
-    return check_executable(path);
+    r = uv_exepath(self, &n);
+    slash = r == 0 ? strrchr(self, '/') : NULL;
+    if (slash == NULL)
+        return r < 0 ? r : -ENOENT;
+    *slash = '\0';
+
+    r_first = worker_candidate(path, len, self, TCP_SERVER_WORKER_RELDIR);
+    if (r_first == 0)
+        return 0;
+    r = worker_candidate(path, len, self, "");
+    if (r != -ENOENT) /* found, or present but unusable */
+        return r;
+    /* Neither exists: name the installed-layout path, with its error (the
+     * useful one when it exists but cannot be executed). */
+    (void)worker_candidate(path, len, self, TCP_SERVER_WORKER_RELDIR);
+    return r_first;
 }
 
 static int print_help(void)
