@@ -202,7 +202,16 @@ int main(int argc, char **argv)
     struct worker_opts o;
     struct serve_ctx ctx;
     char err[256];
+    sigset_t held;
     int r, status;
+
+    /* Until the handlers and self-pipe exist a stop signal stays pending;
+     * stop_init() clears the mask once they do. */
+    sigemptyset(&held);
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGHUP);
+    (void)sigprocmask(SIG_BLOCK, &held, NULL);
 
     switch (worker_opts_parse(&o, argc, argv, err, sizeof(err))) {
     case OPTS_HELP:
@@ -216,7 +225,7 @@ int main(int argc, char **argv)
     }
     log_init("worker", o.verbose);
 
-    /* Handlers first: until they exist a stop signal would kill us. */
+    /* Handlers first: until they exist a stop signal is held. */
     close_strays(o.listen_fd, o.ready_fd);
     r = stop_init();
     if (r < 0) {
