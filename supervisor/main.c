@@ -194,6 +194,23 @@ static void make_config(struct supervisor_config *cfg,
     cfg->worker.seed.value = o->seed;
 }
 
+/*
+ * Blocks the stop and reload signals. A blocked signal stays pending even
+ * while its action is "ignore" (as in a shell's background job), so one sent
+ * in our first milliseconds is acted on once supervisor_run() has installed
+ * its handlers and cleared the mask, instead of being lost.
+ */
+static void hold_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    (void)sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct supervisor_config cfg;
@@ -201,6 +218,7 @@ int main(int argc, char **argv)
     char err[512], path[PATH_MAX];
     int listen_fd, status, r;
 
+    hold_signals();
     switch (server_opts_parse(&o, argc, argv, err, sizeof(err))) {
     case OPTS_OK:
         break;

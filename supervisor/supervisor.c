@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,19 @@ static int start_signal(struct supervisor *sup, uv_signal_t *h, uv_signal_cb cb,
     return uv_signal_start(h, cb, signum);
 }
 
+/*
+ * With the handlers in place, signals held since main() (or blocked by
+ * whoever started us) are delivered: the mask becomes empty, whatever was
+ * inherited. 0 or a negative errno.
+ */
+static int release_signals(void)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    return -pthread_sigmask(SIG_SETMASK, &none, NULL);
+}
+
 static int init_handles(struct supervisor *sup)
 {
     int r;
@@ -481,6 +495,8 @@ static int init_handles(struct supervisor *sup)
         r = start_signal(sup, &sup->sigterm, stop_signal_cb, SIGTERM);
     if (r == 0)
         r = start_signal(sup, &sup->sighup, reload_signal_cb, SIGHUP);
+    if (r == 0)
+        r = release_signals();
     return r;
 }
 

@@ -177,7 +177,16 @@ int main(int argc, char **argv)
     struct serve_ctx ctx;
     struct serve_stop stop;
     char err[256], usage[512];
+    sigset_t held;
     int r, status;
+
+    /* Until the handlers and self-pipe exist a stop signal stays pending;
+     * stop_init() clears the mask once they do. */
+    sigemptyset(&held);
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGHUP);
+    (void)sigprocmask(SIG_BLOCK, &held, NULL);
 
     switch (worker_cmd_parse(&o, argc, argv, err, sizeof(err))) {
     case OPTS_HELP:
@@ -193,7 +202,7 @@ int main(int argc, char **argv)
     }
     log_init("worker", o.verbose);
 
-    /* Handlers first: until they exist a stop signal would kill us. */
+    /* Handlers first: until they exist a stop signal is held. */
     close_strays(o.listen_fd, o.ready_fd);
     r = stop_init();
     if (r < 0) {

@@ -32,3 +32,5 @@ supervise_test(test_supervise_reload ${proc_timeout})
 # Starts and stops 200 servers.
 supervise_test(test_supervise_cycles ${proc_large_timeout})
 supervise_test(test_supervise_misc ${proc_timeout})
+# 400 starts stopped by a signal in their first milliseconds.
+supervise_test(test_supervise_signals ${proc_large_timeout})
