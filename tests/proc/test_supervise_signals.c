@@ -26,7 +26,6 @@
 #include "harness.h"
 #include "procfs.h"
 #include "wire.h"
-#include "proto.h"
 
 /* Starts per signal, as the issue that asked for this test says. */
 #define STARTS 200
