@@ -29,6 +29,7 @@
 #include "sup_fixture.h"
 #include "wire.h"
 #include "wire_stream.h"
+#include "net.h"
 #include "proto.h"
 
 /* Generous bound of every wait (ASan build on a loaded 2-core machine). */
@@ -257,7 +258,7 @@ static void test_sigint_mid_upload(void **state)
 /* Waits until worker pid has accepted the connection fd. */
 static void expect_accepted(pid_t pid, int fd)
 {
-    int port = wire_local_port(fd);
+    int port = net_local_port(fd);
     int64_t deadline = harness_now_ms() + WAIT_MS;
 
     assert_true(port > 0);
