@@ -171,23 +171,30 @@ static int accept_loop(struct serve_ctx *ctx, int listen_fd)
     }
 }
 
+/*
+ * Blocks the stop signals: until the handlers and self-pipe exist a stop
+ * signal stays pending; stop_init() clears the mask once they do.
+ */
+static void hold_stop_signals(void)
+{
+    sigset_t held;
+
+    sigemptyset(&held);
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGHUP);
+    (void)sigprocmask(SIG_BLOCK, &held, NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct worker_cmd o;
     struct serve_ctx ctx;
     struct serve_stop stop;
     char err[256], usage[512];
-    sigset_t held;
     int r, status;
 
-    /* Until the handlers and self-pipe exist a stop signal stays pending;
-     * stop_init() clears the mask once they do. */
-    sigemptyset(&held);
-    sigaddset(&held, SIGINT);
-    sigaddset(&held, SIGTERM);
-    sigaddset(&held, SIGHUP);
-    (void)sigprocmask(SIG_BLOCK, &held, NULL);
-
+    hold_stop_signals();
     switch (worker_cmd_parse(&o, argc, argv, err, sizeof(err))) {
     case OPTS_HELP:
         worker_cmd_usage(usage, sizeof(usage));
