@@ -36,16 +36,21 @@ enum {
     O_SEED,
 };
 
+/* Fields named, so each entry says what it sets (has_arg false unless
+ * given). */
 static const struct opt_def server_defs[] = {
-    {"help", 'h', false, O_HELP},
-    {"port", 'p', true, O_PORT},
-    {"verbose", 'v', false, O_VERBOSE},
-    {"bind", 'b', true, O_BIND},
-    {"workers", 'w', true, O_WORKERS},
-    {"idle-timeout", 0, true, O_IDLE},
-    {"shutdown-timeout", 0, true, O_SHUTDOWN},
-    {"seed", 0, true, O_SEED},
-    {NULL, 0, false, 0},
+    {.long_name = "help", .short_name = 'h', .id = O_HELP},
+    {.long_name = "port", .short_name = 'p', .has_arg = true, .id = O_PORT},
+    {.long_name = "verbose", .short_name = 'v', .id = O_VERBOSE},
+    {.long_name = "bind", .short_name = 'b', .has_arg = true, .id = O_BIND},
+    {.long_name = "workers",
+     .short_name = 'w',
+     .has_arg = true,
+     .id = O_WORKERS},
+    {.long_name = "idle-timeout", .has_arg = true, .id = O_IDLE},
+    {.long_name = "shutdown-timeout", .has_arg = true, .id = O_SHUTDOWN},
+    {.long_name = "seed", .has_arg = true, .id = O_SEED},
+    {.long_name = NULL}, /* the end */
 };
 
 /* The options whose value is a number, checked against its range. */

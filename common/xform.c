@@ -286,13 +286,72 @@ static void put_repeated(uint8_t *dst, const uint8_t *c, size_t n, size_t count)
     }
 }
 
+/*
+ * The buffer of xform_random as it grows; the length written so far is a
+ * local of the loop, passed by address to helpers that are always inlined.
+ */
+struct random_buf {
+    uint8_t *buf;
+    size_t cap;
+};
+
+/*
+ * Appends the n-byte character c at *total, counted only when keep.
+ * Dropped or kept once (31 times in 36), it is copied either way and only
+ * the length decides, which spares the processor an unpredictable branch
+ * per character. Returns 0, 1 when the output is full (nothing written), or
+ * -ENOMEM. Always inlined, like the rest of the loop's body, so *total
+ * stays in a register.
+ */
+static inline __attribute__((always_inline)) int put_once(struct random_buf *o,
+                                                          size_t *total,
+                                                          const uint8_t *c,
+                                                          size_t n, bool keep)
+{
+    if (n > o->cap - *total) {
+        if (n > XFORM_RANDOM_MAX_OUT - *total)
+            return 1; /* the output is full (cap <= max) */
+        if (grow(&o->buf, &o->cap, *total + n) < 0)
+            return -ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++)
+        o->buf[*total + k] = c[k];
+    *total += keep ? n : 0;
+    return 0;
+}
+
+/*
+ * Appends a Pareto-distributed number of copies of the n-byte character c
+ * at *total, the last run clamped so that the length fits in 32 bits.
+ * Returns 0, 1 when that clamp filled the output, or -ENOMEM.
+ */
+static inline __attribute__((always_inline)) int
+put_run(struct random_buf *o, size_t *total, const uint8_t *c, size_t n,
+        struct rng *r)
+{
+    const size_t max = XFORM_RANDOM_MAX_OUT;
+    size_t count = pareto_count(r);
+    int full = 0;
+
+    if (count * n > max - *total) {
+        count = (max - *total) / n;
+        full = 1;
+    }
+    if (count * n > o->cap - *total &&
+        grow(&o->buf, &o->cap, *total + count * n) < 0)
+        return -ENOMEM;
+    put_repeated(o->buf + *total, c, n, count);
+    *total += count * n;
+    return full;
+}
+
 int xform_random(const uint8_t *in, size_t len, struct rng *r, uint8_t **out,
                  size_t *out_len)
 {
     const size_t max = XFORM_RANDOM_MAX_OUT;
-    size_t cap, total = 0, i, n;
-    bool full = false;
-    uint8_t *buf;
+    struct random_buf o;
+    size_t total = 0, i, n;
+    int st = 0;
 
     *out = NULL;
     *out_len = 0;
@@ -300,9 +359,9 @@ int xform_random(const uint8_t *in, size_t len, struct rng *r, uint8_t **out,
         return 0;
 
     /* The expected output is about 2.3 times the input (docs/protocol.md). */
-    cap = len <= (max - 64) / 5 * 2 ? len * 2 + len / 2 + 64 : max;
-    buf = malloc(cap);
-    if (buf == NULL)
+    o.cap = len <= (max - 64) / 5 * 2 ? len * 2 + len / 2 + 64 : max;
+    o.buf = malloc(o.cap);
+    if (o.buf == NULL)
         return -ENOMEM;
 
     for (i = 0; i < len; i += n) {
@@ -311,51 +370,26 @@ int xform_random(const uint8_t *in, size_t len, struct rng *r, uint8_t **out,
          * character (1/6), 5 of 36 repeat it (5/6 kept * 1/6 repeated).
          */
         uint64_t v = rng_below(r, 36);
-        size_t count;
 
         n = char_len(in + i, len - i);
-        if (v < 6 || v >= 11) {
-            /*
-             * Dropped or kept once, 31 times in 36: copy the character
-             * either way and advance only if kept, which spares the
-             * processor an unpredictable branch per character.
-             */
-            if (n > cap - total) {
-                if (n > max - total)
-                    break; /* the output is full (cap <= max) */
-                if (grow(&buf, &cap, total + n) < 0)
-                    goto nomem;
-            }
-            for (size_t k = 0; k < n; k++)
-                buf[total + k] = in[i + k];
-            total += v >= 11 ? n : 0;
-            continue;
-        }
-        count = pareto_count(r);
-        if (count * n > max - total) {
-            /* Clamp the last repeat: the length must fit in 32 bits. */
-            count = (max - total) / n;
-            full = true;
-        }
-        if (count * n > cap - total && grow(&buf, &cap, total + count * n))
-            goto nomem;
-        put_repeated(buf + total, in + i, n, count);
-        total += count * n;
-        if (full)
+        if (v < 6 || v >= 11)
+            st = put_once(&o, &total, in + i, n, v >= 11);
+        else
+            st = put_run(&o, &total, in + i, n, r);
+        if (st != 0)
             break;
     }
-
+    if (st < 0) {
+        free(o.buf);
+        return -ENOMEM;
+    }
     if (total == 0) {
         /* Every character was dropped: the result is the first one. */
         n = char_len(in, len);
-        memcpy(buf, in, n); /* cap >= 64 > n */
+        memcpy(o.buf, in, n); /* cap >= 64 > n */
         total = n;
     }
-    *out = buf;
+    *out = o.buf;
     *out_len = total;
     return 0;
-
-nomem:
-    free(buf);
-    return -ENOMEM;
 }

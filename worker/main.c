@@ -171,24 +171,15 @@ static int accept_loop(struct serve_ctx *ctx, int listen_fd)
     }
 }
 
-int main(int argc, char **argv)
+/*
+ * Parses the worker's command line into o. Returns -1 to go on, or the exit
+ * status once --help is printed (0) or a usage error reported (2).
+ */
+static int parse_command_line(struct worker_cmd *o, int argc, char **argv)
 {
-    struct worker_cmd o;
-    struct serve_ctx ctx;
-    struct serve_stop stop;
     char err[256], usage[512];
-    sigset_t held;
-    int r, status;
 
-    /* Until the handlers and self-pipe exist a stop signal stays pending;
-     * stop_init() clears the mask once they do. */
-    sigemptyset(&held);
-    sigaddset(&held, SIGINT);
-    sigaddset(&held, SIGTERM);
-    sigaddset(&held, SIGHUP);
-    (void)sigprocmask(SIG_BLOCK, &held, NULL);
-
-    switch (worker_cmd_parse(&o, argc, argv, err, sizeof(err))) {
+    switch (worker_cmd_parse(o, argc, argv, err, sizeof(err))) {
     case OPTS_HELP:
         worker_cmd_usage(usage, sizeof(usage));
         fputs(usage, stdout);
@@ -200,6 +191,28 @@ int main(int argc, char **argv)
     case OPTS_OK:
         break;
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct worker_cmd o;
+    struct serve_ctx ctx;
+    struct serve_stop stop;
+    sigset_t held;
+    int r, status;
+
+    /* Until the handlers and self-pipe exist a stop signal stays pending;
+     * stop_init() clears the mask once they do. */
+    sigemptyset(&held);
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGHUP);
+    (void)sigprocmask(SIG_BLOCK, &held, NULL);
+
+    status = parse_command_line(&o, argc, argv);
+    if (status >= 0)
+        return status;
     log_init("worker", o.verbose);
 
     /* Handlers first: until they exist a stop signal is held. */

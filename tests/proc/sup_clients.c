@@ -28,6 +28,7 @@
 
 #include "procfs.h"
 #include "sup_fixture.h"
+#include "net.h"
 #include "proto.h"
 #include "wire.h"
 #include "wire_stream.h"
@@ -53,7 +54,7 @@ int sup_late_first_request(struct harness *h, struct harness_proc *p,
         *fd = -1;
         return r;
     }
-    port = wire_local_port(*fd);
+    port = net_local_port(*fd);
     if (port < 0)
         return port;
     while ((r = procfs_serves_port(worker, (unsigned)port)) != 1) {
@@ -193,7 +194,7 @@ static void loop_short(struct harness *h, unsigned port, int ctl, int res)
         if (e == 0) {
             r.ok++;
             if (!started) {
-                r.port = (unsigned)wire_local_port(fd);
+                r.port = (unsigned)net_local_port(fd);
                 send_msg(res, 'H', &r);
                 started = true;
             }
@@ -256,7 +257,7 @@ static void loop_persistent(struct harness *h, unsigned port, int ctl, int res)
         send_msg(res, 'R', &r);
         return;
     }
-    r.port = (unsigned)wire_local_port(fd);
+    r.port = (unsigned)net_local_port(fd);
     while (!ctl_ready(ctl)) {
         e = persistent_batch(fd, seq++);
         if (e < 0) {

@@ -27,6 +27,7 @@
 #include "sup_fixture.h"
 #include "wire.h"
 #include "wire_stream.h"
+#include "net.h"
 #include "proto.h"
 
 /* Generous bound of every wait (ASan build on a loaded 2-core machine). */
@@ -99,7 +100,7 @@ static void test_sighup_during_loop(void **state)
     /* Half of a 1 MiB request, being answered by the old worker. */
     assert_int_equal(
         wire_stream_start(h, srv->port, HELD_LEN, HELD_SENT, &held), 0);
-    assert_true(procfs_serves_port(old, (unsigned)wire_local_port(held.fd)) ==
+    assert_true(procfs_serves_port(old, (unsigned)net_local_port(held.fd)) ==
                 1);
 
     assert_int_equal(harness_kill(srv, SIGHUP, false), 0);

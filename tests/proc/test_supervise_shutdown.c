@@ -29,6 +29,7 @@
 #include "sup_fixture.h"
 #include "wire.h"
 #include "wire_stream.h"
+#include "net.h"
 #include "proto.h"
 
 /* Generous bound of every wait (ASan build on a loaded 2-core machine). */
@@ -54,13 +55,22 @@
 
 static const char *const verbose[] = {"-v", NULL};
 
-/* The live workers of srv: fills pids, returns their count (>= 1). */
-static size_t workers_of(struct harness_proc *srv, pid_t *pids, size_t max)
-{
-    int n = procfs_children(srv->pid, pids, max);
+/* A server started for one test, and the workers it had at the start. */
+struct run {
+    struct harness_proc *srv;
+    pid_t w[8];
+    size_t n;
+};
 
+/* Starts a server with args (NULL: none) and records its workers. */
+static void run_start(struct harness *h, const char *const *args, struct run *r)
+{
+    int n;
+
+    r->srv = ensure_start_server(h, args);
+    n = procfs_children(r->srv->pid, r->w, 8);
     assert_true(n >= 1);
-    return (size_t)n;
+    r->n = (size_t)n;
 }
 
 /* Fails the test unless srv exited normally with status want. */
@@ -89,6 +99,32 @@ static int expect_gone(struct harness_proc *srv, const pid_t *w, size_t n,
     return ms;
 }
 
+/*
+ * Sends sig to the server (to its process group when group), waits up to
+ * bound_ms until it and its workers are gone and expects exit status want.
+ * Returns the milliseconds it took.
+ */
+static int run_stop(struct run *r, int sig, bool group, int bound_ms, int want)
+{
+    int ms;
+
+    assert_int_equal(harness_kill(r->srv, sig, group), 0);
+    ms = expect_gone(r->srv, r->w, r->n, bound_ms);
+    expect_status(r->srv, want);
+    return ms;
+}
+
+/* The supervisor logged that its first worker exited with status 0. */
+static void expect_worker_exit0(const struct run *r)
+{
+    char *text = NULL;
+    size_t len;
+
+    assert_int_equal(harness_read_file(r->srv->err_path, &text, &len), 0);
+    assert_true(logtext_line_has(text, "exited with status 0", r->w[0]));
+    free(text);
+}
+
 /* The port is free at once: bound like a restart would, then a new server
  * on it answers. */
 static void expect_port_reusable(struct harness *h, unsigned port)
@@ -108,16 +144,13 @@ static void expect_port_reusable(struct harness *h, unsigned port)
 static void test_sigint_idle(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, NULL);
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
+    struct run r;
     int ms;
 
-    assert_int_equal(harness_kill(srv, SIGINT, false), 0);
-    ms = expect_gone(srv, w, n, PROMPT_MS);
+    run_start(h, NULL, &r);
+    ms = run_stop(&r, SIGINT, false, PROMPT_MS, 0);
     print_message("SIGINT to both processes gone (idle): %d ms\n", ms);
-    expect_status(srv, 0);
-    expect_port_reusable(h, srv->port);
+    expect_port_reusable(h, r.srv->port);
 }
 
 /*
@@ -128,12 +161,13 @@ static void test_sigint_idle(void **state)
 static void test_sigint_after_many_connections(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, NULL);
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
+    struct run r;
+    struct harness_proc *srv;
     int64_t deadline;
     int fd, ms, tw;
 
+    run_start(h, NULL, &r);
+    srv = r.srv;
     for (int i = 0; i < MANY; i++)
         ensure_exchange_once(h, srv, PROTO_LOWERCASE, "MANY", 4, "many", 4);
     fd = ensure_connect(h, srv);
@@ -143,7 +177,7 @@ static void test_sigint_after_many_connections(void **state)
     /* Idle at a request boundary: closed by the server at once. */
     assert_int_equal(wire_wait_closed(fd, WAIT_MS), 0);
     harness_close_fd(h, fd);
-    ms = expect_gone(srv, w, n, PROMPT_MS);
+    ms = expect_gone(srv, r.w, r.n, PROMPT_MS);
     expect_status(srv, 0);
     /* Our FIN turns the server's closed socket into TIME_WAIT. */
     deadline = harness_now_ms() + WAIT_MS;
@@ -161,42 +195,26 @@ static void test_sigint_after_many_connections(void **state)
 /* ctrl-c in a terminal: the whole process group gets SIGINT. */
 static void test_sigint_process_group(void **state)
 {
-    struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, verbose);
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
-    char *text = NULL;
-    size_t len;
+    struct run r;
     int ms;
 
-    assert_true(srv->own_pgrp);
-    assert_int_equal(harness_kill(srv, SIGINT, true), 0);
-    ms = expect_gone(srv, w, n, PROMPT_MS);
+    run_start(*state, verbose, &r);
+    assert_true(r.srv->own_pgrp);
+    ms = run_stop(&r, SIGINT, true, PROMPT_MS, 0);
     print_message("SIGINT to the process group: gone in %d ms\n", ms);
-    expect_status(srv, 0);
     /* The double delivery must not kill the worker by the signal. */
-    assert_int_equal(harness_read_file(srv->err_path, &text, &len), 0);
-    assert_true(logtext_line_has(text, "exited with status 0", w[0]));
-    free(text);
+    expect_worker_exit0(&r);
 }
 
 static void test_sigterm(void **state)
 {
-    struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, verbose);
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
-    char *text = NULL;
-    size_t len;
+    struct run r;
     int ms;
 
-    assert_int_equal(harness_kill(srv, SIGTERM, false), 0);
-    ms = expect_gone(srv, w, n, PROMPT_MS);
+    run_start(*state, verbose, &r);
+    ms = run_stop(&r, SIGTERM, false, PROMPT_MS, 0);
     print_message("SIGTERM to both processes gone: %d ms\n", ms);
-    expect_status(srv, 0);
-    assert_int_equal(harness_read_file(srv->err_path, &text, &len), 0);
-    assert_true(logtext_line_has(text, "exited with status 0", w[0]));
-    free(text);
+    expect_worker_exit0(&r);
 }
 
 /*
@@ -207,14 +225,15 @@ static void test_sigterm(void **state)
 static void test_sigint_mid_upload(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, NULL);
+    struct run run;
+    struct harness_proc *srv;
     struct sup_upload up;
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
     uint8_t *resp = NULL;
     uint32_t rlen = 0;
     int late, r;
 
+    run_start(h, NULL, &run);
+    srv = run.srv;
     assert_int_equal(
         sup_upload_start(h, srv->port, UPLOAD_LEN, UPLOAD_PAUSE, &up), 0);
     r = sup_upload_wait_paused(&up, UPLOAD_MS);
@@ -241,7 +260,7 @@ static void test_sigint_mid_upload(void **state)
         harness_print_stderr(srv);
         fail_msg("the interrupted 64 MiB exchange failed: %s", strerror(-r));
     }
-    expect_gone(srv, w, n, WAIT_MS);
+    expect_gone(srv, run.w, run.n, WAIT_MS);
     expect_status(srv, 0);
     if (late >= 0) {
         r = wire_read_response(late, &resp, &rlen, WAIT_MS);
@@ -257,7 +276,7 @@ static void test_sigint_mid_upload(void **state)
 /* Waits until worker pid has accepted the connection fd. */
 static void expect_accepted(pid_t pid, int fd)
 {
-    int port = wire_local_port(fd);
+    int port = net_local_port(fd);
     int64_t deadline = harness_now_ms() + WAIT_MS;
 
     assert_true(port > 0);
@@ -272,18 +291,16 @@ static void expect_accepted(pid_t pid, int fd)
 static void test_sigint_silent_client(void **state)
 {
     struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, NULL);
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
-    int fd = ensure_connect(h, srv), ms;
+    struct run r;
+    int fd, ms;
 
-    expect_accepted(w[0], fd);
+    run_start(h, NULL, &r);
+    fd = ensure_connect(h, r.srv);
+    expect_accepted(r.w[0], fd);
     /* Connected for more than the one-second first-byte grace. */
     harness_pause_ms(1200);
-    assert_int_equal(harness_kill(srv, SIGINT, false), 0);
-    ms = expect_gone(srv, w, n, PROMPT_MS);
+    ms = run_stop(&r, SIGINT, false, PROMPT_MS, 0);
     print_message("SIGINT with a silent client connected: gone in %d ms\n", ms);
-    expect_status(srv, 0);
     assert_int_equal(wire_wait_closed(fd, WAIT_MS), 0);
 }
 
@@ -298,19 +315,20 @@ static void test_late_first_request_served(void **state)
     struct harness *h = *state;
 
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
-        struct harness_proc *srv = ensure_start_server(h, NULL);
-        pid_t w[8];
-        size_t n = workers_of(srv, w, 8);
+        struct run run;
+        struct harness_proc *srv;
         int64_t elapsed;
         int fd, r;
 
-        r = sup_late_first_request(h, srv, w[0], SIGINT, LATE_MS, &fd,
+        run_start(h, NULL, &run);
+        srv = run.srv;
+        r = sup_late_first_request(h, srv, run.w[0], SIGINT, LATE_MS, &fd,
                                    &elapsed);
         if (r == 0) {
             print_message("request sent %lld ms after connecting, %d ms "
                           "after SIGINT: served\n",
                           (long long)elapsed, LATE_MS);
-            expect_gone(srv, w, n, WAIT_MS);
+            expect_gone(srv, run.w, run.n, WAIT_MS);
             expect_status(srv, 0);
             return;
         }
@@ -325,77 +343,74 @@ static void test_late_first_request_served(void **state)
     fail_msg("the machine was too busy in every attempt");
 }
 
+/* Starts a server with args and a stuck exchange on it (half a request,
+ * then silence). */
+static void run_start_stuck(struct harness *h, const char *const *args,
+                            struct run *r, struct wire_stream *s)
+{
+    run_start(h, args, r);
+    assert_int_equal(
+        wire_stream_start(h, r->srv->port, STUCK_LEN, STUCK_SENT, s), 0);
+}
+
 /*
  * A stuck exchange (half a request, then silence) holds a graceful stop;
  * the second SIGINT ends it: exit 3, workers gone.
  */
 static void test_second_sigint_forces(void **state)
 {
-    struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, NULL);
+    struct run r;
     struct wire_stream s;
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
     int ms;
 
-    assert_int_equal(wire_stream_start(h, srv->port, STUCK_LEN, STUCK_SENT, &s),
-                     0);
-    assert_int_equal(harness_kill(srv, SIGINT, false), 0);
+    run_start_stuck(*state, NULL, &r, &s);
+    assert_int_equal(harness_kill(r.srv, SIGINT, false), 0);
     /* Graceful: the exchange in flight keeps the server running. */
-    assert_int_equal(harness_wait_exit(srv, 500), -ETIMEDOUT);
-    for (size_t i = 0; i < n; i++)
-        assert_true(procfs_pid_alive(w[i]));
+    assert_int_equal(harness_wait_exit(r.srv, 500), -ETIMEDOUT);
+    for (size_t i = 0; i < r.n; i++)
+        assert_true(procfs_pid_alive(r.w[i]));
 
-    assert_int_equal(harness_kill(srv, SIGINT, false), 0);
-    ms = expect_gone(srv, w, n, PROMPT_MS);
+    ms = run_stop(&r, SIGINT, false, PROMPT_MS, 3);
     print_message("second SIGINT to both processes gone: %d ms\n", ms);
-    expect_status(srv, 3);
 }
 
 /* --shutdown-timeout 1 with a stuck exchange: exit 3 after about 1 s. */
 static void test_shutdown_timeout_forces(void **state)
 {
     static const char *const timeout1[] = {"--shutdown-timeout", "1", NULL};
-    struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, timeout1);
+    struct run r;
     struct wire_stream s;
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
     int ms;
 
-    assert_int_equal(wire_stream_start(h, srv->port, STUCK_LEN, STUCK_SENT, &s),
-                     0);
-    assert_int_equal(harness_kill(srv, SIGINT, false), 0);
-    ms = expect_gone(srv, w, n, 1000 + PROMPT_MS);
+    run_start_stuck(*state, timeout1, &r, &s);
+    ms = run_stop(&r, SIGINT, false, 1000 + PROMPT_MS, 3);
     print_message("--shutdown-timeout 1: gone %d ms after SIGINT\n", ms);
     /* Not before the timeout: the exchange had its second. */
     assert_true(ms >= 900);
-    expect_status(srv, 3);
 }
 
 /* The supervisor dies by SIGKILL: its workers follow and free the port. */
 static void test_supervisor_sigkill(void **state)
 {
-    struct harness *h = *state;
-    struct harness_proc *srv = ensure_start_server(h, NULL);
-    pid_t w[8];
-    size_t n = workers_of(srv, w, 8);
-    int64_t t0 = harness_now_ms();
+    struct run run;
+    int64_t t0;
     int r;
 
-    assert_int_equal(harness_kill(srv, SIGKILL, false), 0);
-    assert_int_equal(harness_wait_exit(srv, WAIT_MS), 0);
-    for (size_t i = 0; i < n; i++) {
-        if (harness_wait_gone(w[i], ORPHAN_MS) < 0)
+    run_start(*state, NULL, &run);
+    t0 = harness_now_ms();
+    assert_int_equal(harness_kill(run.srv, SIGKILL, false), 0);
+    assert_int_equal(harness_wait_exit(run.srv, WAIT_MS), 0);
+    for (size_t i = 0; i < run.n; i++) {
+        if (harness_wait_gone(run.w[i], ORPHAN_MS) < 0)
             fail_msg("worker %ld still running %d ms after its supervisor "
                      "was killed",
-                     (long)w[i], ORPHAN_MS);
+                     (long)run.w[i], ORPHAN_MS);
     }
     print_message("supervisor SIGKILL to workers gone: %lld ms\n",
                   (long long)(harness_now_ms() - t0));
-    r = wire_bind_port(srv->port);
+    r = wire_bind_port(run.srv->port);
     if (r < 0)
-        fail_msg("port %u still held: %s", srv->port, strerror(-r));
+        fail_msg("port %u still held: %s", run.srv->port, strerror(-r));
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, sup_setup, sup_teardown)

@@ -205,12 +205,13 @@ static void test_inherited_blocked_mask_is_cleared(void **state)
     char port[16];
     const char *extra[] = {"-p", port, NULL};
     struct early e;
-    int r, st;
+    int pnum = wire_free_port(), r, st;
 
-    snprintf(port, sizeof(port), "%d", wire_free_port());
+    assert_true(pnum > 0);
+    snprintf(port, sizeof(port), "%d", pnum);
     snprintf(e.err_path, sizeof(e.err_path), "%s/blocked.err", h->dir);
     start_with_held(&e, SIGINT, false, extra);
-    r = wait_answering(h, (unsigned)atoi(port), HARNESS_READY_MS);
+    r = wait_answering(h, (unsigned)pnum, HARNESS_READY_MS);
     if (r != 0)
         kill_all(&e);
     assert_int_equal(r, 0);

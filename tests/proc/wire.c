@@ -1,15 +1,13 @@
 /*
  * Client-side I/O of the process tests (see wire.h). Sockets are used with
- * MSG_DONTWAIT plus poll() so that a "blocking" client loop still honours
- * its deadline.
+ * MSG_DONTWAIT plus net_wait() so that a "blocking" client loop still
+ * honours its deadline.
  */
 #include "wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "procfs.h"
 #include "proto.h"
 
@@ -37,15 +36,9 @@ static int remaining_ms(int64_t deadline)
 /* Waits for events on fd until deadline: 0 ready, -ETIMEDOUT or -errno. */
 static int await_fd(int fd, short events, int64_t deadline)
 {
-    struct pollfd pfd = {fd, events, 0};
-    int r;
+    int r = net_wait(fd, events, remaining_ms(deadline));
 
-    do {
-        r = poll(&pfd, 1, remaining_ms(deadline));
-    } while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return -errno;
-    return r == 0 ? -ETIMEDOUT : 0;
+    return r < 0 ? r : 0;
 }
 
 /* --- addresses and listeners -------------------------------------------- */
@@ -55,75 +48,22 @@ int wire_wait_readable(int fd, int timeout_ms)
     return await_fd(fd, POLLIN, harness_now_ms() + timeout_ms);
 }
 
-/* A new IPv4 TCP socket (SOCK_CLOEXEC plus flags) and the address addr:port
- * (host order) in *a. The descriptor or -errno. */
-static int socket_v4(int flags, uint32_t addr, unsigned port,
-                     struct sockaddr_in *a)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
-
-    memset(a, 0, sizeof(*a));
-    a->sin_family = AF_INET;
-    a->sin_addr.s_addr = htonl(addr);
-    a->sin_port = htons((uint16_t)port);
-    return fd < 0 ? -errno : fd;
-}
-
-/*
- * An IPv4 TCP socket bound to addr:port (host order), with SO_REUSEADDR when
- * reuse, and listening when backlog > 0. Its descriptor or -errno.
- */
-static int bind_v4(uint32_t addr, unsigned port, bool reuse, int backlog)
-{
-    struct sockaddr_in a;
-    int fd = socket_v4(0, addr, port, &a), on = 1, r;
-
-    if (fd < 0)
-        return fd;
-    if ((reuse &&
-         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) ||
-        bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        (backlog > 0 && listen(fd, backlog) < 0)) {
-        r = -errno;
-        close(fd);
-        return r;
-    }
-    return fd;
-}
-
 int wire_free_port(void)
 {
-    int fd = bind_v4(INADDR_LOOPBACK, 0, false, 0), port;
+    int fd = net_listen("127.0.0.1", 0), port;
 
     if (fd < 0)
         return fd;
-    port = wire_local_port(fd);
+    port = net_local_port(fd);
     close(fd);
     return port;
 }
 
 int wire_bind_port(unsigned port)
 {
-    struct sockaddr_in6 a6;
-    int fd, on = 1, off = 0, r = 0;
+    /* The supervisor's own listen: wildcard, dual-stack, SO_REUSEADDR. */
+    int fd = net_listen(NULL, port);
 
-    fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0) {
-        memset(&a6, 0, sizeof(a6));
-        a6.sin6_family = AF_INET6;
-        a6.sin6_addr = in6addr_any;
-        a6.sin6_port = htons((uint16_t)port);
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
-            bind(fd, (struct sockaddr *)&a6, sizeof(a6)) < 0 ||
-            listen(fd, 16) < 0)
-            r = -errno;
-        close(fd);
-        return r;
-    }
-    if (errno != EAFNOSUPPORT)
-        return -errno;
-    fd = bind_v4(INADDR_ANY, port, true, 16);
     if (fd < 0)
         return fd;
     close(fd);
@@ -132,68 +72,39 @@ int wire_bind_port(unsigned port)
 
 int wire_listen_v4(unsigned port)
 {
-    return bind_v4(INADDR_ANY, port, false, 16);
-}
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
 
-int wire_local_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-
-    /* Zeroed because the analyzer cannot see getsockname() write through
-     * glibc's transparent-union argument. */
-    memset(&ss, 0, sizeof(ss));
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+    if (fd < 0)
         return -errno;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return -EAFNOSUPPORT;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    a.sin_port = htons((uint16_t)port);
+    /* No SO_REUSEADDR: unlike net_listen, held the way another program
+     * would hold the port. */
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
 }
 
 /* --- connections -------------------------------------------------------- */
 
 int wire_connect(struct harness *h, unsigned port, int timeout_ms)
 {
-    struct sockaddr_in a;
-    socklen_t elen = sizeof(int);
-    int fd = socket_v4(SOCK_NONBLOCK, INADDR_LOOPBACK, port, &a), r, err = 0;
-    int on = 1, flags;
+    int fd = net_connect("127.0.0.1", port, timeout_ms), r;
 
     if (fd < 0)
         return fd;
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        if (errno != EINPROGRESS)
-            goto fail;
-        r = await_fd(fd, POLLOUT, harness_now_ms() + timeout_ms);
-        if (r < 0) {
-            errno = -r;
-            goto fail;
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-            goto fail;
-        if (err != 0) {
-            errno = err;
-            goto fail;
-        }
-    }
-    flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-        goto fail;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0)
-        goto fail;
     r = harness_track_fd(h, fd);
     if (r < 0) {
         close(fd);
         return r;
     }
     return fd;
-
-fail:
-    r = -errno;
-    close(fd);
-    return r;
 }
 
 int wire_reset_close(struct harness *h, int fd)
@@ -285,7 +196,7 @@ int wire_wait_closed(int fd, int timeout_ms)
 int wire_wait_consumed(int fd, unsigned server_port, int timeout_ms)
 {
     int64_t deadline = harness_now_ms() + timeout_ms;
-    int client_port = wire_local_port(fd), outq;
+    int client_port = net_local_port(fd), outq;
     long rxq;
 
     if (client_port < 0)
@@ -438,24 +349,16 @@ int wire_pump(int fd, const void *req, size_t len, size_t piece, size_t nresp,
     *out = NULL;
     *out_len = 0;
     while (sent < len || done < nresp) {
-        struct pollfd pfd = {fd, POLLIN, 0};
+        short events = sent < len ? POLLIN | POLLOUT : POLLIN;
+        int revents = net_wait(fd, events, remaining_ms(deadline));
         ssize_t n;
 
-        if (sent < len)
-            pfd.events |= POLLOUT;
-        do {
-            r = poll(&pfd, 1, remaining_ms(deadline));
-        } while (r < 0 && errno == EINTR);
-        if (r < 0) {
-            r = -errno;
-            break;
-        }
-        if (r == 0) {
-            r = -ETIMEDOUT;
+        if (revents < 0) {
+            r = revents;
             break;
         }
         r = 0;
-        if ((pfd.revents & POLLOUT) && sent < len) {
+        if ((revents & POLLOUT) && sent < len) {
             size_t k = len - sent;
 
             if (piece > 0 && k > piece)
@@ -470,7 +373,7 @@ int wire_pump(int fd, const void *req, size_t len, size_t piece, size_t nresp,
                 deadline = harness_now_ms() + idle_ms;
             }
         }
-        if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (revents & (POLLIN | POLLHUP | POLLERR)) {
             r = grow(out, &cap, got);
             if (r < 0)
                 break;

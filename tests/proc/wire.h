@@ -5,8 +5,9 @@
  * whether a server answers. Every socket a test opens through wire_connect
  * is tracked by its struct harness, so the teardown closes it. Functions
  * return 0 or a count on success and a negative errno on failure; the tests
- * make the assertions. This is the one place tests bind, listen, connect or
- * ask a socket its address.
+ * make the assertions. Binding, listening and connecting go through
+ * common/net.c (net_local_port() gives a socket's port); only
+ * wire_listen_v4, a port held the way another program would, binds here.
  */
 #ifndef TCP_SERVER_TESTS_WIRE_H
 #define TCP_SERVER_TESTS_WIRE_H
@@ -40,9 +41,6 @@ int wire_bind_port(unsigned port);
  * -errno.
  */
 int wire_listen_v4(unsigned port);
-
-/* Local port of a bound or connected socket, or -errno. */
-int wire_local_port(int fd);
 
 /* --- connections -------------------------------------------------------- */
 
