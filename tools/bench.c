@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bench_conn.h"
+#include "bench_cpu.h"
 #include "bench_opts.h"
 #include "bench_payload.h"
 #include "bench_report.h"
@@ -71,6 +72,33 @@ static void print_failure(const struct bench_stats *st)
     if (st->interrupted)
         fprintf(stderr, "tcp_bench: interrupted before the run was "
                         "complete\n");
+}
+
+/*
+ * Runs the benchmark, sampling the CPU time of server_pid's process tree
+ * (when not 0) around it. A server that cannot be read is reported once
+ * and the run goes on without the figure.
+ */
+static int run_measured(const struct bench_conn_cfg *cfg, long server_pid,
+                        struct bench_stats *st)
+{
+    uint64_t cpu0 = 0, cpu1 = 0;
+    int c0 = -1, c1 = -1, r;
+
+    if (server_pid > 0) {
+        c0 = bench_cpu_tree_ns((pid_t)server_pid, &cpu0);
+        if (c0 < 0)
+            fprintf(stderr,
+                    "tcp_bench: cannot read the CPU time of pid %ld: "
+                    "%s\n",
+                    server_pid, strerror(-c0));
+    }
+    r = bench_conn_run(cfg, st);
+    if (c0 == 0)
+        c1 = bench_cpu_tree_ns((pid_t)server_pid, &cpu1);
+    st->server_cpu_valid = c0 == 0 && c1 == 0 && cpu1 >= cpu0;
+    st->server_cpu_ns = st->server_cpu_valid ? cpu1 - cpu0 : 0;
+    return r;
 }
 
 int main(int argc, char **argv)
@@ -133,7 +161,7 @@ int main(int argc, char **argv)
     cfg.addrlen = ai->ai_addrlen;
     cfg.progress = isatty(STDERR_FILENO) != 0;
     cfg.interrupt = &interrupted;
-    r = bench_conn_run(&cfg, st);
+    r = run_measured(&cfg, o.server_pid, st);
     if (r < 0) {
         fprintf(stderr, "tcp_bench: cannot run: %s\n", strerror(-r));
         goto out_spec;

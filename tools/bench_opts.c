@@ -13,12 +13,14 @@
 const char bench_usage[] =
     "usage: tcp_bench [--help] [-h HOST] [-p PORT] [-c N] [-n N] [-t SECONDS]\n"
     "                 [-s BYTES] [-a ACTION] [-P N] [--raw] [--json]\n"
-    "                 [--seed N] [--timeout SECONDS] {pipeline|conn|bulk}\n";
+    "                 [--seed N] [--timeout SECONDS] [--server-pid PID]\n"
+    "                 {pipeline|conn|bulk}\n";
 
 const char bench_help[] =
     "usage: tcp_bench [--help] [-h HOST] [-p PORT] [-c N] [-n N] [-t SECONDS]\n"
     "                 [-s BYTES] [-a ACTION] [-P N] [--raw] [--json]\n"
-    "                 [--seed N] [--timeout SECONDS] {pipeline|conn|bulk}\n"
+    "                 [--seed N] [--timeout SECONDS] [--server-pid PID]\n"
+    "                 {pipeline|conn|bulk}\n"
     "\n"
     "Load generator for tcp_server: every answer is verified.\n"
     "\n"
@@ -50,6 +52,9 @@ const char bench_help[] =
     "  --seed N                 seed of the message letters (default 1)\n"
     "  --timeout S              give up on a connection after S seconds\n"
     "                           without progress (default 10)\n"
+    "  --server-pid PID         also report the CPU time that PID and its\n"
+    "                           descendants (a server and its workers) used\n"
+    "                           during the run, per answer and per MiB\n"
     "  -v, --verbose            log connection events to stderr\n"
     "\n"
     "A worker serves one connection at a time: in pipeline mode keep -c at\n"
@@ -74,6 +79,7 @@ enum {
     OPT_SEED,
     OPT_TIMEOUT,
     OPT_VERBOSE,
+    OPT_SERVER_PID,
 };
 
 static const struct opt_def bench_defs[] = {
@@ -91,6 +97,7 @@ static const struct opt_def bench_defs[] = {
     {"seed", 0, true, OPT_SEED},
     {"timeout", 0, true, OPT_TIMEOUT},
     {"verbose", 'v', false, OPT_VERBOSE},
+    {"server-pid", 0, true, OPT_SERVER_PID},
     {NULL, 0, false, 0},
 };
 
@@ -210,6 +217,11 @@ static enum opts_result take_value(struct bench_opts *o, struct given *g,
     case OPT_TIMEOUT:
         if (opts_parse_seconds(arg, 86400, &o->timeout) < 0 || o->timeout <= 0)
             return bad(err, errlen, "timeout", arg);
+        return OPTS_OK;
+    case OPT_SERVER_PID:
+        if (opts_parse_u64(arg, 1, INT32_MAX, &v) < 0)
+            return bad(err, errlen, "server pid", arg);
+        o->server_pid = (long)v;
         return OPTS_OK;
     default:
         snprintf(err, errlen, "internal option error");

@@ -37,6 +37,7 @@ struct bench_opts {
     double duration;   /* -t: seconds, 0 = run until -n is done */
     double timeout;    /* --timeout: seconds without progress */
     uint64_t seed;     /* --seed: message letters */
+    long server_pid;   /* --server-pid: CPU of its process tree, 0 = none */
     bool json;
     bool raw;
     int verbose;

@@ -52,6 +52,21 @@ static const char *action_text(unsigned action, char *buf, size_t len)
     return buf;
 }
 
+/* The server's CPU per answer in microseconds, per MiB of answer data in
+ * milliseconds; 0 when there was no answer. */
+static double cpu_per_answer_us(const struct bench_stats *s)
+{
+    return s->answers > 0 ? (double)s->server_cpu_ns / 1e3 / (double)s->answers
+                          : 0.0;
+}
+
+static double cpu_per_mib_ms(const struct bench_stats *s)
+{
+    double mib = (double)s->answer_bytes / (1024.0 * 1024.0);
+
+    return mib > 0 ? (double)s->server_cpu_ns / 1e6 / mib : 0.0;
+}
+
 void bench_report_text(FILE *f, const struct bench_opts *o,
                        const struct bench_stats *s)
 {
@@ -81,6 +96,11 @@ void bench_report_text(FILE *f, const struct bench_opts *o,
             us(h->total > 0 ? h->min : 0), us(bench_hist_percentile(h, 50)),
             us(bench_hist_percentile(h, 90)), us(bench_hist_percentile(h, 99)),
             us(h->max), bench_hist_mean(h) / 1000.0);
+    if (s->server_cpu_valid)
+        fprintf(f, "  server CPU    %.1f ms: %.3f us per %s, %.3f ms per MiB\n",
+                (double)s->server_cpu_ns / 1e6, cpu_per_answer_us(s),
+                o->mode == BENCH_CONN ? "connection" : "request",
+                cpu_per_mib_ms(s));
     fprintf(f, "  errors        %llu", (unsigned long long)nerr);
     for (int i = 0; i < BENCH_ERR_COUNT; i++) {
         if (s->errors[i] > 0)
@@ -119,6 +139,12 @@ void bench_report_json(FILE *f, const struct bench_opts *o,
             us(h->total > 0 ? h->min : 0), us(bench_hist_percentile(h, 50)),
             us(bench_hist_percentile(h, 90)), us(bench_hist_percentile(h, 99)),
             us(h->max), bench_hist_mean(h) / 1000.0);
+    if (s->server_cpu_valid)
+        fprintf(f,
+                "\"server_cpu_ns\":%llu,\"server_cpu_us_per_answer\":%.4f,"
+                "\"server_cpu_ms_per_mib\":%.4f,",
+                (unsigned long long)s->server_cpu_ns, cpu_per_answer_us(s),
+                cpu_per_mib_ms(s));
     fprintf(f, "\"errors\":{");
     for (int i = 0; i < BENCH_ERR_COUNT; i++)
         fprintf(f, "%s\"%s\":%llu", i > 0 ? "," : "", err_names[i],

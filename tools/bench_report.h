@@ -29,7 +29,9 @@ struct bench_stats {
     uint64_t bytes_received; /* on the wire, headers included */
     uint64_t connections;    /* connections established */
     uint64_t errors[BENCH_ERR_COUNT];
-    double elapsed; /* seconds, first connect to last answer */
+    double elapsed;         /* seconds, first connect to last answer */
+    bool server_cpu_valid;  /* --server-pid given and readable throughout */
+    uint64_t server_cpu_ns; /* its process tree's CPU time during the run */
     bool interrupted;
     struct bench_hist hist; /* latency of each answer, nanoseconds */
 };

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,16 @@
 #include "proto.h"
 
 #define CONNECT_TIMEOUT_MS 10000
+
+/* -t in milliseconds for poll(), 0 for none, clamped to what int holds. */
+static int seconds_to_ms(double s)
+{
+    if (s <= 0)
+        return 0;
+    if (s >= (double)INT_MAX / 1000.0)
+        return INT_MAX;
+    return (int)(s * 1000.0 + 0.5);
+}
 
 /* Bytes read from stdin or a file, or a read-only mapping of a file. */
 struct input {
@@ -216,8 +227,9 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     /* A raw stdin message comes back raw; anything else gets a newline. */
-    r = client_exchange(fd, &src, (size_t)nreq, !o.message_stdin, stdout, &res,
-                        err, sizeof(err));
+    r = client_exchange(fd, &src, (size_t)nreq, !o.message_stdin,
+                        seconds_to_ms(o.timeout), stdout, &res, err,
+                        sizeof(err));
     if (fflush(stdout) != 0 && r == 0) {
         snprintf(err, sizeof(err), "cannot write the answer: %s",
                  strerror(errno));

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -279,10 +280,40 @@ static int broken_off(const struct client_result *res, size_t nreq, int cause,
     return cause == 0 ? -ECONNABORTED : cause;
 }
 
-int client_exchange(int fd, const struct client_src *src, size_t nreq,
-                    bool newline, FILE *out, struct client_result *res,
-                    char *err, size_t errlen)
+static int64_t now_ms(void)
 {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The poll timeout until last + limit (-1 for no limit), at least 0. */
+static int wait_ms(int64_t last, int limit)
+{
+    int64_t left;
+
+    if (limit <= 0)
+        return -1;
+    left = last + limit - now_ms();
+    return left < 0 ? 0 : (int)left;
+}
+
+static int timed_out(const struct client_result *res, size_t nreq, int limit,
+                     char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "no answer from the server for %.3g s (%zu of %zu answers "
+             "received)",
+             (double)limit / 1000.0, res->answered, nreq);
+    return -ETIMEDOUT;
+}
+
+int client_exchange(int fd, const struct client_src *src, size_t nreq,
+                    bool newline, int timeout_ms, FILE *out,
+                    struct client_result *res, char *err, size_t errlen)
+{
+    int64_t last_io = now_ms();
     static uint8_t buf[CLIENT_READ_MAX];
     struct sender s;
     struct receiver rc;
@@ -308,13 +339,17 @@ int client_exchange(int fd, const struct client_src *src, size_t nreq,
 
         if (s.have)
             pfd.events |= POLLOUT;
-        r = poll(&pfd, 1, -1);
+        r = poll(&pfd, 1, wait_ms(last_io, timeout_ms));
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             snprintf(err, errlen, "poll: %s", strerror(errno));
             return -errno;
         }
+        if (r == 0)
+            return timed_out(res, nreq, timeout_ms, err, errlen);
+        /* Bytes moving either way: an upload still going is progress. */
+        last_io = now_ms();
         if (pfd.revents & POLLOUT) {
             r = sender_write(fd, &s);
             if (r < 0) {

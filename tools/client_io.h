@@ -55,10 +55,12 @@ struct client_result {
  * "error" that the request's action could not have produced is counted in
  * res->server_errors and reported on stderr. Returns 0 once every answer
  * arrived, or a negative errno with a one-line message in err when the
- * connection breaks or output fails (res then says how far it got).
+ * connection breaks, output fails, or (-ETIMEDOUT) the socket moved no byte
+ * either way for timeout_ms while answers were due (0 = no limit); res then
+ * says how far it got.
  */
 int client_exchange(int fd, const struct client_src *src, size_t nreq,
-                    bool newline, FILE *out, struct client_result *res,
-                    char *err, size_t errlen);
+                    bool newline, int timeout_ms, FILE *out,
+                    struct client_result *res, char *err, size_t errlen);
 
 #endif

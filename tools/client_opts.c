@@ -11,12 +11,14 @@
 #include "proto.h"
 
 const char client_usage[] =
-    "usage: tcp_client [--help] [-v] [-h HOST] [-p PORT] ACTION MESSAGE\n"
-    "       tcp_client [-v] [-h HOST] [-p PORT] -f FILE\n";
+    "usage: tcp_client [--help] [-v] [-h HOST] [-p PORT] [-t SECONDS] "
+    "ACTION MESSAGE\n"
+    "       tcp_client [-v] [-h HOST] [-p PORT] [-t SECONDS] -f FILE\n";
 
 const char client_help[] =
-    "usage: tcp_client [--help] [-v] [-h HOST] [-p PORT] ACTION MESSAGE\n"
-    "       tcp_client [-v] [-h HOST] [-p PORT] -f FILE\n"
+    "usage: tcp_client [--help] [-v] [-h HOST] [-p PORT] [-t SECONDS] "
+    "ACTION MESSAGE\n"
+    "       tcp_client [-v] [-h HOST] [-p PORT] [-t SECONDS] -f FILE\n"
     "\n"
     "Sends requests to a tcp_server and prints the answers on stdout.\n"
     "\n"
@@ -33,6 +35,11 @@ const char client_help[] =
     "  -h HOST, --host HOST   server host name or address (default "
     "localhost)\n"
     "  -p PORT, --port PORT   server port (default 8083)\n"
+    "  -t SECONDS, --timeout SECONDS\n"
+    "                         give up when no byte moves either way for "
+    "this\n"
+    "                         long while answers are due (default 30, 0 = "
+    "never)\n"
     "  -f FILE, --file FILE   send one request per line of FILE ('-': "
     "stdin),\n"
     "                         each line 'ACTION MESSAGE', all pipelined on "
@@ -41,7 +48,7 @@ const char client_help[] =
     "                         in order\n"
     "\n"
     "Exit status: 0 on success, 1 when the connection fails, the server\n"
-    "answers 'error' or the exchange breaks off, 2 on bad usage.\n";
+    "answers 'error', the exchange breaks off or times out, 2 on bad usage.\n";
 
 enum {
     OPT_HELP = 1,
@@ -49,12 +56,14 @@ enum {
     OPT_HOST,
     OPT_PORT,
     OPT_FILE,
+    OPT_TIMEOUT,
 };
 
 static const struct opt_def client_defs[] = {
     {"help", 0, false, OPT_HELP},  {"verbose", 'v', false, OPT_VERBOSE},
     {"host", 'h', true, OPT_HOST}, {"port", 'p', true, OPT_PORT},
-    {"file", 'f', true, OPT_FILE}, {NULL, 0, false, 0},
+    {"file", 'f', true, OPT_FILE}, {"timeout", 't', true, OPT_TIMEOUT},
+    {NULL, 0, false, 0},
 };
 
 /* Looks an action name up; names are the protocol's, case-sensitive. */
@@ -119,6 +128,7 @@ enum opts_result client_opts_parse(struct client_opts *o, int argc, char **argv,
     memset(o, 0, sizeof(*o));
     o->host = CLIENT_DEFAULT_HOST;
     o->port = CLIENT_DEFAULT_PORT;
+    o->timeout = CLIENT_DEFAULT_TIMEOUT;
     opt_iter_init(&it, argc, argv);
     while ((id = opt_next(&it, client_defs, &arg, err, errlen)) != OPT_END) {
         switch (id) {
@@ -141,6 +151,12 @@ enum opts_result client_opts_parse(struct client_opts *o, int argc, char **argv,
             break;
         case OPT_FILE:
             o->file = arg;
+            break;
+        case OPT_TIMEOUT:
+            if (opts_parse_seconds(arg, OPTS_SECONDS_MAX, &o->timeout) < 0)
+                return USAGE_ERROR("bad timeout '%s' (expected seconds, 0 = "
+                                   "never)",
+                                   arg);
             break;
         case OPT_POSITIONAL:
             /* Keep one past the two expected, to name it in the error. */

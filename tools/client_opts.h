@@ -13,6 +13,8 @@
 
 #define CLIENT_DEFAULT_HOST "localhost"
 #define CLIENT_DEFAULT_PORT 8083
+/* Seconds without a byte from the server while answers are due. */
+#define CLIENT_DEFAULT_TIMEOUT 30.0
 
 struct client_opts {
     const char *host;
@@ -22,6 +24,7 @@ struct client_opts {
     unsigned action;     /* single request: a proto_action value */
     const char *message; /* single request: the MESSAGE argument */
     bool message_stdin;  /* MESSAGE was "-": read it from stdin */
+    double timeout;      /* -t: response timeout in seconds, 0 = none */
 };
 
 extern const char client_usage[]; /* the usage lines, ending in '\n' */

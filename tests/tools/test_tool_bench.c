@@ -153,6 +153,41 @@ static void test_pipeline_every_action(void **state)
     }
 }
 
+/*
+ * --server-pid: the CPU time of the server's tree during the run, per
+ * answer and per MiB, consistent with each other; absent without it.
+ */
+static void test_server_cpu(void **state)
+{
+    struct tooltest *t = *state;
+    struct harness_proc *srv = ensure_start_server(t->h, NULL);
+    struct tool_result r;
+    struct tjson j;
+    char pid[16];
+    double ns, per, v;
+
+    snprintf(pid, sizeof(pid), "%ld", (long)srv->pid);
+    run_bench(t, srv->port,
+              (const char *[]){"-n", "3000", "-c", "1", "--server-pid", pid,
+                               "conn", NULL},
+              &r, &j);
+    expect_clean(&r, &j, "conn", 3000);
+    /* 3,000 connections cost the worker well over a millisecond. */
+    ns = num(&j, "server_cpu_ns");
+    assert_true(ns > 1e6);
+    per = num(&j, "server_cpu_us_per_answer");
+    assert_true(per > 0 && per * 3000 * 1e3 > ns * 0.99 &&
+                per * 3000 * 1e3 < ns * 1.01);
+    assert_true(num(&j, "server_cpu_ms_per_mib") > 0);
+    tooltest_result_free(&r);
+
+    run_bench(t, srv->port, (const char *[]){"-n", "10", "pipeline", NULL}, &r,
+              &j);
+    expect_clean(&r, &j, "pipeline", 10);
+    assert_true(tjson_number(&j, "server_cpu_ns", &v) < 0);
+    tooltest_result_free(&r);
+}
+
 static void test_conn(void **state)
 {
     struct tooltest *t = *state;
@@ -301,6 +336,7 @@ int main(void)
         T(test_pipeline),
         T(test_pipeline_every_action),
         T(test_conn),
+        T(test_server_cpu),
         T(test_bulk),
         T(test_wrong_server_detected),
         T(test_server_is_not_an_echo),

@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ensure.h"
 #include "harness.h"
+#include "net.h"
 #include "wire.h"
 #include "tooltest.h"
 
@@ -468,6 +470,42 @@ static void test_connection_refused(void **state)
     tooltest_result_free(&r);
 }
 
+/*
+ * A server that accepts (the kernel completes the handshake into its
+ * backlog) and never answers: -t 1 gives up with one line, exit 1.
+ */
+static void test_response_timeout(void **state)
+{
+    struct tooltest *t = *state;
+    struct tool_result r;
+    char port[16];
+    int lfd = net_listen("127.0.0.1", 0), p;
+
+    assert_true(lfd >= 0);
+    p = net_local_port(lfd);
+    assert_true(p > 0);
+    snprintf(port, sizeof(port), "%d", p);
+    run_client(t, port, NULL,
+               (const char *[]){"-t", "1", "uppercase", "hello", NULL}, RUN_MS,
+               &r);
+    close(lfd);
+    expect_error(&r, 1, "no answer from the server for 1 s", false);
+    tooltest_result_free(&r);
+}
+
+/* A bad -t value is bad usage. */
+static void test_bad_timeout(void **state)
+{
+    struct tooltest *t = *state;
+    struct tool_result r;
+
+    run_client(t, "1", NULL,
+               (const char *[]){"-t", "soon", "uppercase", "x", NULL}, RUN_MS,
+               &r);
+    expect_error(&r, 2, "bad timeout 'soon'", true);
+    tooltest_result_free(&r);
+}
+
 static void test_help(void **state)
 {
     struct tooltest *t = *state;
@@ -499,6 +537,8 @@ int main(void)
         T(test_bad_usage),
         T(test_bad_file_line),
         T(test_connection_refused),
+        T(test_response_timeout),
+        T(test_bad_timeout),
         T(test_help),
     };
 

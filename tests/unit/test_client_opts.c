@@ -62,6 +62,7 @@ static void test_client_opts_parse_defaults(void **state)
     assert_int_equal(o.action, PROTO_UPPERCASE);
     assert_string_equal(o.message, "hello world");
     assert_false(o.message_stdin);
+    assert_true(o.timeout == 30.0);
 }
 
 static void test_client_opts_parse_options(void **state)
@@ -82,6 +83,10 @@ static void test_client_opts_parse_options(void **state)
     assert_string_equal(o.message, "");
     assert_int_equal(PARSE(&o, "-f", "list.txt", "-p", "65535"), OPTS_OK);
     assert_string_equal(o.file, "list.txt");
+    assert_int_equal(PARSE(&o, "-t", "2.5", "uppercase", "a"), OPTS_OK);
+    assert_true(o.timeout == 2.5);
+    assert_int_equal(PARSE(&o, "--timeout", "0", "uppercase", "a"), OPTS_OK);
+    assert_true(o.timeout == 0.0);
     /* A message that starts with '-' follows "--". */
     assert_int_equal(PARSE(&o, "shuffle", "--", "-x"), OPTS_OK);
     assert_string_equal(o.message, "-x");
@@ -106,6 +111,8 @@ static void test_client_opts_parse_errors(void **state)
     assert_int_equal(PARSE(&o, "uppercase", "-x"), OPTS_USAGE);
     assert_int_equal(PARSE(&o, "-f", "list", "uppercase", "a"), OPTS_USAGE);
     assert_int_equal(PARSE(&o, "-h", "", "uppercase", "a"), OPTS_USAGE);
+    assert_int_equal(PARSE(&o, "-t", "-1", "uppercase", "a"), OPTS_USAGE);
+    assert_int_equal(PARSE(&o, "-t", "soon", "uppercase", "a"), OPTS_USAGE);
     assert_int_equal(parse_argv(&o, 1, (const char *[]){"tcp_client"}),
                      OPTS_USAGE);
 }
@@ -253,7 +260,7 @@ static int run(int fd, const struct client_src *src, size_t nreq, bool newline,
     int r;
 
     assert_non_null(f);
-    r = client_exchange(fd, src, nreq, newline, f, res, err, sizeof(err));
+    r = client_exchange(fd, src, nreq, newline, 0, f, res, err, sizeof(err));
     assert_int_equal(fclose(f), 0);
     return r;
 }
@@ -352,6 +359,34 @@ static void test_client_exchange_broken_off(void **state)
     assert_int_equal(shutdown(p.server, SHUT_WR), 0);
     assert_true(run(p.client, &src, 2, true, &out, &outlen, &res) < 0);
     assert_int_equal(res.answered, 1);
+    free(out);
+    pair_close(&p);
+}
+
+/* A peer that takes the request and never answers: -ETIMEDOUT, and the
+ * message says how long and how far it got. */
+static void test_client_exchange_times_out(void **state)
+{
+    static const uint8_t msg[] = "hello";
+    struct client_src src = {false, NULL, 0, PROTO_UPPERCASE, msg, 5};
+    struct client_result res;
+    struct pair p;
+    char err[256];
+    FILE *f;
+    char *out = NULL;
+    size_t outlen = 0;
+
+    (void)state;
+    pair_open(&p);
+    f = open_memstream(&out, &outlen);
+    assert_non_null(f);
+    assert_int_equal(client_exchange(p.client, &src, 1, true, 200, f, &res, err,
+                                     sizeof(err)),
+                     -ETIMEDOUT);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(res.answered, 0);
+    assert_string_equal(err, "no answer from the server for 0.2 s (0 of 1 "
+                             "answers received)");
     free(out);
     pair_close(&p);
 }
@@ -462,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_client_exchange_lines_in_order),
         cmocka_unit_test(test_client_exchange_server_error_counted),
         cmocka_unit_test(test_client_exchange_broken_off),
+        cmocka_unit_test(test_client_exchange_times_out),
         cmocka_unit_test(test_client_exchange_partial_writes),
     };
 
