@@ -57,9 +57,18 @@ int opts_parse_seconds(const char *s, double max, double *out);
 /* Outcome of a binary's parse function. */
 enum opts_result {
     OPTS_OK = 0,
-    OPTS_HELP = 1,  /* --help was given: print help, exit 0 */
-    OPTS_USAGE = 2, /* bad usage: err holds the message, exit 2 */
+    OPTS_HELP = 1,    /* --help was given: print help, exit 0 */
+    OPTS_USAGE = 2,   /* bad usage: err holds the message, exit 2 */
+    OPTS_VERSION = 3, /* --version was given: print the version, exit 0 */
 };
+
+/*
+ * The product's version, from CMake's project() (one place); every binary's
+ * --version prints "NAME TCP_SERVER_VERSION".
+ */
+#ifndef TCP_SERVER_VERSION
+#error "TCP_SERVER_VERSION must come from CMake's project()"
+#endif
 
 /* Writes "invalid <what> '<value>' (expected <expect>)"; OPTS_USAGE. */
 enum opts_result opts_bad_value(char *err, size_t errlen, const char *what,
