@@ -40,12 +40,16 @@ bool log_journal_matches(const char *env, unsigned long long dev,
                          unsigned long long ino)
 {
     unsigned long long d, i;
-    int end = 0;
+    char *end;
 
-    if (env == NULL || sscanf(env, "%llu:%llu%n", &d, &i, &end) != 2 ||
-        env[end] != '\0' || env[0] < '0' || env[0] > '9')
+    if (env == NULL || env[0] < '0' || env[0] > '9')
         return false;
-    return d == dev && i == ino;
+    errno = 0;
+    d = strtoull(env, &end, 10);
+    if (*end != ':' || end[1] < '0' || end[1] > '9')
+        return false;
+    i = strtoull(end + 1, &end, 10);
+    return errno == 0 && *end == '\0' && d == dev && i == ino;
 }
 
 void log_init(const char *role, int verbose)

@@ -63,12 +63,10 @@ enum opts_result {
 };
 
 /*
- * The product's version, from CMake's project() (one place); every binary's
- * --version prints "NAME TCP_SERVER_VERSION".
+ * TCP_SERVER_VERSION, the product's version, is a compile definition made
+ * from CMake's project() (one place, no fallback: a build without it does
+ * not compile); every binary's --version prints "NAME TCP_SERVER_VERSION".
  */
-#ifndef TCP_SERVER_VERSION
-#error "TCP_SERVER_VERSION must come from CMake's project()"
-#endif
 
 /* Writes "invalid <what> '<value>' (expected <expect>)"; OPTS_USAGE. */
 enum opts_result opts_bad_value(char *err, size_t errlen, const char *what,

@@ -238,7 +238,8 @@ static const char *rx_expect(struct notify_rx *rx, const char *want)
         snprintf(rx->transcript + used, sizeof(rx->transcript) - used, "%s%s",
                  used > 0 ? " || " : "", msg);
         for (char *c = rx->transcript + used; *c != '\0'; c++)
-            *c = *c == '\n' ? '|' : *c;
+            if (*c == '\n')
+                *c = '|';
         if (strncmp(msg, want, strlen(want)) == 0)
             return msg;
         if (strncmp(msg, "STATUS=", 7) != 0)
