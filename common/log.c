@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 
 static const char *log_role = "main";
 static int log_verbose;
+static bool log_journal; /* stderr is the journal: no timestamp */
 
 static const char *const level_names[] = {
     [LOG_ERROR] = "ERROR",
@@ -26,10 +28,41 @@ static const char *const level_names[] = {
     [LOG_DEBUG] = "DEBUG",
 };
 
+/* syslog(3) priorities, which the journal reads from a "<N>" prefix. */
+static const int level_priorities[] = {
+    [LOG_ERROR] = 3,
+    [LOG_WARN] = 4,
+    [LOG_INFO] = 6,
+    [LOG_DEBUG] = 7,
+};
+
+bool log_journal_matches(const char *env, unsigned long long dev,
+                         unsigned long long ino)
+{
+    unsigned long long d, i;
+    char *end;
+
+    if (env == NULL || env[0] < '0' || env[0] > '9')
+        return false;
+    errno = 0;
+    d = strtoull(env, &end, 10);
+    if (*end != ':' || end[1] < '0' || end[1] > '9')
+        return false;
+    i = strtoull(end + 1, &end, 10);
+    return errno == 0 && *end == '\0' && d == dev && i == ino;
+}
+
 void log_init(const char *role, int verbose)
 {
+    struct stat st;
+
     log_role = role;
     log_verbose = verbose;
+    /* A stderr redirected elsewhere keeps its timestamps. */
+    log_journal = fstat(STDERR_FILENO, &st) == 0 &&
+                  log_journal_matches(getenv("JOURNAL_STREAM"),
+                                      (unsigned long long)st.st_dev,
+                                      (unsigned long long)st.st_ino);
 }
 
 bool log_enabled(enum log_level level)
@@ -50,12 +83,19 @@ static void log_vwrite(enum log_level level, bool with_errno, const char *fmt,
     size_t n;
     int r;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    localtime_r(&ts.tv_sec, &tm);
-    n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-    r = snprintf(line + n, sizeof(line) - n, ".%03ld [%s %s %ld] ",
-                 ts.tv_nsec / 1000000, level_names[level], log_role,
-                 (long)getpid());
+    if (log_journal) {
+        r = snprintf(line, sizeof(line), "<%d>[%s %s %ld] ",
+                     level_priorities[level], level_names[level], log_role,
+                     (long)getpid());
+        n = 0;
+    } else {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        localtime_r(&ts.tv_sec, &tm);
+        n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+        r = snprintf(line + n, sizeof(line) - n, ".%03ld [%s %s %ld] ",
+                     ts.tv_nsec / 1000000, level_names[level], log_role,
+                     (long)getpid());
+    }
     if (r > 0)
         n += (size_t)r;
     if (n < sizeof(line)) {

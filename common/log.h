@@ -4,6 +4,11 @@
  * A line is emitted with a single write(2) so lines of several processes
  * sharing stderr never interleave. errno is preserved across every call.
  * Errors and warnings are always shown; info and debug need verbose mode.
+ *
+ * When stderr is the systemd journal (JOURNAL_STREAM names stderr's device
+ * and inode, see systemd.exec(5)), the journal records the time itself: a
+ * line then starts with its syslog priority instead of the timestamp,
+ * "<6>[INFO supervisor 1234] message", so journalctl -p filters by level.
  */
 #ifndef TCP_SERVER_LOG_H
 #define TCP_SERVER_LOG_H
@@ -18,8 +23,18 @@ enum log_level {
     LOG_DEBUG,
 };
 
-/* role names the process ("supervisor", "worker"); verbose > 0 shows all. */
+/*
+ * role names the process ("supervisor", "worker"); verbose > 0 shows all.
+ * Also decides, from JOURNAL_STREAM and stderr, the journal format above.
+ */
 void log_init(const char *role, int verbose);
+
+/*
+ * True when the JOURNAL_STREAM value env ("DEVICE:INODE", decimal) names
+ * the file with this device and inode (pure; env may be NULL).
+ */
+bool log_journal_matches(const char *env, unsigned long long dev,
+                         unsigned long long ino);
 
 bool log_enabled(enum log_level level);
 

@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -388,7 +389,121 @@ int net_local_addr(int fd, char *buf, size_t len)
                            len);
 }
 
+/* --- socket activation ---------------------------------------------- */
+
+/* A decimal number with nothing around it, up to max; or -1. */
+static long long env_number(const char *s, long long max)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return -1;
+    return v;
+}
+
+int net_listen_fds_parse(const char *listen_pid, const char *listen_fds,
+                         long self, char *err, size_t errlen)
+{
+    long long pid, n;
+
+    if (listen_pid == NULL)
+        return 0;
+    pid = env_number(listen_pid, 0x7fffffff);
+    if (pid <= 0) {
+        snprintf(err, errlen, "socket activation: invalid LISTEN_PID '%s'",
+                 listen_pid);
+        return -EINVAL;
+    }
+    if (pid != self)
+        return 0; /* meant for another process */
+    n = env_number(listen_fds, 0x7fffffff);
+    if (n < 0) {
+        snprintf(err, errlen, "socket activation: invalid LISTEN_FDS '%s'",
+                 listen_fds != NULL ? listen_fds : "(unset)");
+        return -EINVAL;
+    }
+    if (n != 1) {
+        snprintf(err, errlen,
+                 "socket activation: LISTEN_FDS=%lld, expected exactly one "
+                 "listening socket",
+                 n);
+        return -EINVAL;
+    }
+    return 1;
+}
+
+static int sock_int_opt(int fd, int level, int name, int *v)
+{
+    socklen_t len = sizeof(*v);
+
+    if (getsockopt(fd, level, name, v, &len) < 0)
+        return -errno;
+    return 0;
+}
+
+int net_adopt_listener(int fd)
+{
+    int domain, type, listening, r;
+
+    r = sock_int_opt(fd, SOL_SOCKET, SO_DOMAIN, &domain);
+    if (r == 0 && domain != AF_INET && domain != AF_INET6)
+        r = -EAFNOSUPPORT;
+    if (r == 0)
+        r = sock_int_opt(fd, SOL_SOCKET, SO_TYPE, &type);
+    if (r == 0 && type != SOCK_STREAM)
+        r = -ESOCKTNOSUPPORT;
+    if (r == 0)
+        r = sock_int_opt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening);
+    if (r == 0 && !listening)
+        r = -EDESTADDRREQ;
+    if (r < 0)
+        return r;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return -errno;
+    /*
+     * systemd passes a blocking socket unless the unit says NonBlocking=,
+     * but the workers block in accept() on it (see the top of this file):
+     * O_NONBLOCK is a property of the shared open file description, so a
+     * non-blocking listener would make every worker spin on EAGAIN.
+     */
+    r = net_set_nonblock(fd, false);
+    return r < 0 ? r : fd;
+}
+
 /* --- messages -------------------------------------------------------- */
+
+/* Why an inherited descriptor cannot be our listener. */
+static int adopt_message(int err, unsigned fd, char *buf, size_t len)
+{
+    const char *what;
+
+    switch (err) {
+    case -ENOTSOCK:
+    case -EBADF:
+        what = err == -EBADF ? "is not open" : "is not a socket";
+        break;
+    case -EAFNOSUPPORT:
+        what = "is not an IPv4 or IPv6 socket";
+        break;
+    case -ESOCKTNOSUPPORT:
+        what = "is not a stream (TCP) socket";
+        break;
+    case -EDESTADDRREQ:
+        what = "is not listening";
+        break;
+    default:
+        return snprintf(buf, len,
+                        "socket activation: descriptor %u is "
+                        "unusable: %s",
+                        fd, net_strerror(err));
+    }
+    return snprintf(buf, len, "socket activation: descriptor %u %s", fd, what);
+}
 
 int net_error_message(int err, enum net_op op, const char *host, unsigned port,
                       char *buf, size_t len)
@@ -396,7 +511,9 @@ int net_error_message(int err, enum net_op op, const char *host, unsigned port,
     const char *reason = net_strerror(err);
     int n;
 
-    if (op == NET_OP_LISTEN) {
+    if (op == NET_OP_ADOPT) {
+        n = adopt_message(err, port, buf, len);
+    } else if (op == NET_OP_LISTEN) {
         if (err == -EADDRINUSE)
             n = snprintf(buf, len, "port %u is already in use", port);
         else if (port > 65535)

@@ -8,8 +8,9 @@
  * "Name or service not known"); net_strerror() and net_error_message() turn
  * either into text.
  *
- * Listening sockets come from net_listen(). An inherited listener (systemd
- * socket activation) will be adopted here too, under the same contract.
+ * Listening sockets come from net_listen(), or are inherited from systemd
+ * (socket activation, sd_listen_fds(3)) and adopted by net_adopt_listener()
+ * under the same contract.
  */
 #ifndef TCP_SERVER_NET_H
 #define TCP_SERVER_NET_H
@@ -37,7 +38,11 @@ struct addrinfo;
 enum net_op {
     NET_OP_LISTEN,
     NET_OP_CONNECT,
+    NET_OP_ADOPT, /* net_adopt_listener(); "port" is the descriptor */
 };
+
+/* Socket activation: the first descriptor passed (SD_LISTEN_FDS_START). */
+#define NET_LISTEN_FDS_START 3
 
 /*
  * Resolves host and port for a TCP stream socket (passive: for bind, with
@@ -60,6 +65,27 @@ int net_resolve(const char *host, unsigned port, bool passive,
  * port above 65535).
  */
 int net_listen(const char *addr, unsigned port);
+
+/*
+ * The sd_listen_fds(3) protocol, as a pure function of the values of
+ * LISTEN_PID and LISTEN_FDS (NULL when unset) and our pid. Returns 0 when
+ * nothing was passed to us (LISTEN_PID unset or naming another process: a
+ * variable leaked from a parent, to be ignored), 1 when NET_LISTEN_FDS_START
+ * is our listener, or -EINVAL with a one-line reason in err when the
+ * variables are addressed to us but malformed, or pass other than exactly
+ * one descriptor. LISTEN_FDNAMES is optional and not needed.
+ */
+int net_listen_fds_parse(const char *listen_pid, const char *listen_fds,
+                         long self, char *err, size_t errlen);
+
+/*
+ * Adopts an inherited descriptor as the listener: it must be a listening
+ * SOCK_STREAM socket of family IPv4 or IPv6. It is made close-on-exec and
+ * blocking (see net.c). Binds nothing. Returns fd, or -ENOTSOCK (not a
+ * socket), -EAFNOSUPPORT (not IPv4/IPv6), -ESOCKTNOSUPPORT (not a stream
+ * socket), -EDESTADDRREQ (not listening) or another error code.
+ */
+int net_adopt_listener(int fd);
 
 /*
  * Connects to each address host resolves to in turn ("localhost" may give
@@ -111,7 +137,10 @@ const char *net_strerror(int err);
  *            "invalid bind address 'foo': <reason>" (resolution),
  *            "cannot listen on ADDR port 8083: <reason>";
  *   connect: "cannot resolve 'foo': <reason>" (resolution),
- *            "cannot connect to HOST port 8083: <reason>".
+ *            "cannot connect to HOST port 8083: <reason>";
+ *   adopt:   "socket activation: descriptor 3 is not a socket" (and "is not
+ *            an IPv4 or IPv6 socket", "is not a stream (TCP) socket", "is
+ *            not listening", or "is unusable: <reason>"); port is the fd.
  * Returns the length written, or -ENOSPC when it was cut short.
  */
 int net_error_message(int err, enum net_op op, const char *host, unsigned port,

@@ -57,9 +57,16 @@ int opts_parse_seconds(const char *s, double max, double *out);
 /* Outcome of a binary's parse function. */
 enum opts_result {
     OPTS_OK = 0,
-    OPTS_HELP = 1,  /* --help was given: print help, exit 0 */
-    OPTS_USAGE = 2, /* bad usage: err holds the message, exit 2 */
+    OPTS_HELP = 1,    /* --help was given: print help, exit 0 */
+    OPTS_USAGE = 2,   /* bad usage: err holds the message, exit 2 */
+    OPTS_VERSION = 3, /* --version was given: print the version, exit 0 */
 };
+
+/*
+ * TCP_SERVER_VERSION, the product's version, is a compile definition made
+ * from CMake's project() (one place, no fallback: a build without it does
+ * not compile); every binary's --version prints "NAME TCP_SERVER_VERSION".
+ */
 
 /* Writes "invalid <what> '<value>' (expected <expect>)"; OPTS_USAGE. */
 enum opts_result opts_bad_value(char *err, size_t errlen, const char *what,

@@ -23,7 +23,10 @@ const char server_help[] =
     "never)\n"
     "--shutdown-timeout SECONDS  grace for in-flight exchanges on shutdown "
     "(default 30)\n"
-    "--seed N                 reproducible shuffle/random (testing)\n";
+    "--worker PATH            worker binary (default: found next to / "
+    "relative to tcp_server)\n"
+    "--seed N                 reproducible shuffle/random (testing)\n"
+    "--version                print the version and exit\n";
 
 enum {
     O_HELP = 1,
@@ -34,6 +37,8 @@ enum {
     O_IDLE,
     O_SHUTDOWN,
     O_SEED,
+    O_WORKER,
+    O_VERSION,
 };
 
 /* Fields named, so each entry says what it sets (has_arg false unless
@@ -50,6 +55,8 @@ static const struct opt_def server_defs[] = {
     {.long_name = "idle-timeout", .has_arg = true, .id = O_IDLE},
     {.long_name = "shutdown-timeout", .has_arg = true, .id = O_SHUTDOWN},
     {.long_name = "seed", .has_arg = true, .id = O_SEED},
+    {.long_name = "worker", .has_arg = true, .id = O_WORKER},
+    {.long_name = "version", .id = O_VERSION},
     {.long_name = NULL}, /* the end */
 };
 
@@ -101,6 +108,14 @@ static enum opts_result server_opt(void *ctx, int id, const char *arg,
         return OPTS_USAGE;
     case O_HELP:
         return OPTS_HELP;
+    case O_VERSION:
+        return OPTS_VERSION;
+    case O_WORKER:
+        if (*arg == '\0')
+            return opts_bad_value(err, errlen, "worker path", arg,
+                                  "a path to tcp_server_worker");
+        o->worker_path = arg;
+        return OPTS_OK;
     case O_VERBOSE:
         o->verbose++;
         return OPTS_OK;

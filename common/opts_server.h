@@ -15,6 +15,8 @@
 struct server_opts {
     unsigned port;         /* 0 asks the kernel for a free port */
     const char *bind_addr; /* NULL: all interfaces */
+    /* --worker: overrides $TCP_SERVER_WORKER and the lookup; or NULL */
+    const char *worker_path;
     int verbose;
     unsigned workers;
     double idle_timeout;     /* seconds, 0 = never */

@@ -45,8 +45,9 @@ struct wc_opt {
 static const struct wc_opt wc_opts[] = {WORKER_CMD_OPTIONS(WC_ROW)};
 
 #define N_OPTS (sizeof(wc_opts) / sizeof(wc_opts[0]))
-/* Option ids for opt_next: row i is i + 1, then --help. */
-#define ID_HELP ((int)N_OPTS + 1)
+/* Option ids for opt_next: row i is i + 1, then --help and --version. */
+#define ID_HELP    ((int)N_OPTS + 1)
+#define ID_VERSION ((int)N_OPTS + 2)
 
 static void *member(struct worker_cmd *c, const struct wc_opt *d)
 {
@@ -279,6 +280,8 @@ static enum opts_result apply(void *ctx, int id, const char *arg, char *err,
     }
     if (id == ID_HELP)
         return OPTS_HELP;
+    if (id == ID_VERSION)
+        return OPTS_VERSION;
     p->seen[id - 1] = true;
     return parse_value(p->c, &wc_opts[id - 1], arg, err, errlen);
 }
@@ -286,7 +289,7 @@ static enum opts_result apply(void *ctx, int id, const char *arg, char *err,
 enum opts_result worker_cmd_parse(struct worker_cmd *c, int argc, char **argv,
                                   char *err, size_t errlen)
 {
-    struct opt_def defs[N_OPTS + 2];
+    struct opt_def defs[N_OPTS + 3];
     struct parse_ctx p = {.c = c};
     enum opts_result r;
 
@@ -298,7 +301,8 @@ enum opts_result worker_cmd_parse(struct worker_cmd *c, int argc, char **argv,
                                    (int)i + 1};
     }
     defs[N_OPTS] = (struct opt_def){"help", 'h', false, ID_HELP};
-    defs[N_OPTS + 1] = (struct opt_def){NULL, 0, false, 0};
+    defs[N_OPTS + 1] = (struct opt_def){"version", 0, false, ID_VERSION};
+    defs[N_OPTS + 2] = (struct opt_def){NULL, 0, false, 0};
 
     r = opts_parse_argv(argc, argv, defs, apply, &p, err, errlen);
     for (size_t i = 0; i < N_OPTS && r == OPTS_OK; i++) {

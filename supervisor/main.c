@@ -102,18 +102,20 @@ static int worker_candidate(char *path, size_t len, const char *dir,
 
 /*
  * Puts the worker binary's path in path. The order:
+ *   0. --worker PATH (override, NULL when not given);
  *   1. $TCP_SERVER_WORKER when set (tests, packaging, a worker elsewhere);
  *   2. TCP_SERVER_WORKER_RELDIR/tcp_server_worker relative to the directory
  *      of this executable (uv_exepath): the installed layout;
  *   3. tcp_server_worker next to this executable: the build tree.
+ * Both overrides are used as given (no fallback when they are unusable).
  * The installed layout comes first so that a stale worker left in bin/ by an
  * older install never shadows the one the install put in libexec/.
  * Returns 0, or a negative errno with path naming what was looked for when
  * it is known (the installed-layout candidate when neither exists).
  */
-static int find_worker(char *path, size_t len)
+static int find_worker(char *path, size_t len, const char *override)
 {
-    const char *env = getenv(WORKER_ENV);
+    const char *env = override != NULL ? override : getenv(WORKER_ENV);
     char self[PATH_MAX];
     size_t n = sizeof(self);
     char *slash;
@@ -145,35 +147,86 @@ static int find_worker(char *path, size_t len)
     return r_first;
 }
 
-static int print_help(void)
+/* --help and --version: text on stdout, exit 0 (1 when it cannot be written).
+ */
+static int print_stdout(const char *text)
 {
-    fputs(server_help, stdout);
+    fputs(text, stdout);
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "tcp_server: cannot write help: %s\n", strerror(errno));
+        fprintf(stderr, "tcp_server: cannot write to stdout: %s\n",
+                strerror(errno));
         return EXIT_FAILURE;
     }
     return EXIT_SUCCESS;
 }
 
-/* Opens the listener and logs its real address; the fd or -1. */
-static int open_listener(const struct server_opts *o)
+/*
+ * Socket activation (sd_listen_fds(3)): NET_LISTEN_FDS_START when systemd
+ * passed us our listener, 0 when nothing was passed to us, -1 after
+ * printing why what was passed is unusable (never a bind elsewhere then).
+ * Whoever they were meant for, the variables are removed from our
+ * environment, which the workers inherit.
+ */
+static int inherited_listener(void)
 {
-    char err[256], where[NET_ADDRSTRLEN];
-    int fd, r;
+    char err[256];
+    int r;
 
-    fd = net_listen(o->bind_addr, o->port);
-    if (fd < 0) {
-        /* "port N is already in use" for EADDRINUSE. */
-        net_error_message(fd, NET_OP_LISTEN, o->bind_addr, o->port, err,
+    r = net_listen_fds_parse(getenv("LISTEN_PID"), getenv("LISTEN_FDS"),
+                             (long)getpid(), err, sizeof(err));
+    if (r > 0 && getenv("LISTEN_FDNAMES") != NULL)
+        log_debug("socket activation: LISTEN_FDNAMES=%s",
+                  getenv("LISTEN_FDNAMES"));
+    (void)unsetenv("LISTEN_PID");
+    (void)unsetenv("LISTEN_FDS");
+    (void)unsetenv("LISTEN_FDNAMES");
+    if (r <= 0) {
+        if (r < 0)
+            fprintf(stderr, "tcp_server: %s\n", err);
+        return r;
+    }
+    r = net_adopt_listener(NET_LISTEN_FDS_START);
+    if (r < 0) {
+        net_error_message(r, NET_OP_ADOPT, NULL, NET_LISTEN_FDS_START, err,
                           sizeof(err));
         fprintf(stderr, "tcp_server: %s\n", err);
         return -1;
     }
-    r = net_local_addr(fd, where, sizeof(where));
-    if (r >= 0)
-        log_info("listening on %s", where);
-    else
+    return r;
+}
+
+/*
+ * The listener: inherited from systemd, or opened on -b/-p. Logs its real
+ * address, also written to where. The fd, or -1 after printing why not.
+ */
+static int open_listener(const struct server_opts *o, char *where, size_t len)
+{
+    char err[256];
+    int fd, r;
+
+    fd = inherited_listener();
+    if (fd < 0)
+        return -1;
+    if (fd == 0) {
+        fd = net_listen(o->bind_addr, o->port);
+        if (fd < 0) {
+            /* "port N is already in use" for EADDRINUSE. */
+            net_error_message(fd, NET_OP_LISTEN, o->bind_addr, o->port, err,
+                              sizeof(err));
+            fprintf(stderr, "tcp_server: %s\n", err);
+            return -1;
+        }
+    }
+    r = net_local_addr(fd, where, len);
+    if (r < 0) {
+        snprintf(where, len, "an unknown address");
         log_warnx("listening, but its address is unknown: %s", net_strerror(r));
+    } else if (fd == NET_LISTEN_FDS_START) {
+        log_info("listening on %s (socket activation: -p and -b are ignored)",
+                 where);
+    } else {
+        log_info("listening on %s", where);
+    }
     return fd;
 }
 
@@ -215,7 +268,8 @@ int main(int argc, char **argv)
 {
     struct supervisor_config cfg;
     struct server_opts o;
-    char err[512], path[PATH_MAX];
+    struct notify notify;
+    char err[512], path[PATH_MAX], where[NET_ADDRSTRLEN];
     int listen_fd, status, r;
 
     hold_signals();
@@ -223,7 +277,9 @@ int main(int argc, char **argv)
     case OPTS_OK:
         break;
     case OPTS_HELP:
-        return print_help();
+        return print_stdout(server_help);
+    case OPTS_VERSION:
+        return print_stdout("tcp_server " TCP_SERVER_VERSION "\n");
     case OPTS_USAGE:
         fputs(server_usage, stderr);
         fprintf(stderr, "tcp_server: error: %s\n", err);
@@ -243,7 +299,7 @@ int main(int argc, char **argv)
      */
     signal(SIGPIPE, SIG_IGN);
 
-    r = find_worker(path, sizeof(path));
+    r = find_worker(path, sizeof(path), o.worker_path);
     if (r < 0) {
         fprintf(stderr, "tcp_server: cannot find worker binary %s: %s\n",
                 path[0] != '\0' ? path : WORKER_NAME, strerror(-r));
@@ -251,13 +307,16 @@ int main(int argc, char **argv)
     }
     log_debug("worker binary: %s", path);
 
-    listen_fd = open_listener(&o);
+    listen_fd = open_listener(&o, where, sizeof(where));
     if (listen_fd < 0)
         return EXIT_FAILURE;
 
     make_config(&cfg, &o, path, listen_fd);
+    notify_open(&notify, where, o.workers);
+    cfg.notify = &notify;
 
     status = supervisor_run(&cfg, err, sizeof(err));
+    notify_close(&notify);
     if (status < 0) {
         fprintf(stderr, "tcp_server: %s\n", err);
         status = EXIT_FAILURE;

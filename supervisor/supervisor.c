@@ -177,6 +177,29 @@ static void retire_older(struct slot *s, const struct worker *w)
     }
 }
 
+/* Slots with a ready worker of the current generation. */
+static unsigned ready_slots(const struct supervisor *sup)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < sup->cfg->workers; i++) {
+        for (const struct worker *w = sup->workers; w != NULL; w = w->next) {
+            if (w->slot == &sup->slots[i] && w->child.ready && !w->retiring &&
+                w->generation == sup->generation) {
+                n++;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+/* Tells systemd (notify.h) after anything that may change ready_slots. */
+static void notify_state(const struct supervisor *sup)
+{
+    notify_workers(sup->cfg->notify, ready_slots(sup));
+}
+
 static void worker_ready_cb(struct child *c)
 {
     struct worker *w = c->data;
@@ -186,6 +209,7 @@ static void worker_ready_cb(struct child *c)
     log_info("worker %d ready (slot %u)", c->pid, s->index);
     if (s->sup->state == SUP_RUNNING && !w->retiring)
         retire_older(s, w);
+    notify_state(s->sup);
 }
 
 static void exit_while_running(struct worker *w, const char *how, bool clean)
@@ -224,6 +248,9 @@ static void worker_exit_cb(struct child *c, int64_t status, int term_signal)
 
     child_describe_exit(status, term_signal, how, sizeof(how));
     list_remove(sup, w);
+    if (sup->state == SUP_RUNNING && !w->retiring)
+        notify_restart(sup->cfg->notify);
+    notify_state(sup);
     if (sup->state == SUP_RUNNING) {
         exit_while_running(w, how, clean);
         return;
@@ -352,6 +379,7 @@ static void begin_stop(struct supervisor *sup, int signum)
     sup->state = SUP_STOPPING;
     sup->stop_signal = signum;
     sup->exit_status = SUPERVISOR_EXIT_OK;
+    notify_stopping(sup->cfg->notify);
     for (unsigned i = 0; i < sup->cfg->workers; i++)
         uv_timer_stop(&sup->slots[i].timer);
     log_info("%s received: stopping %u worker%s", signal_name(signum),
@@ -403,6 +431,7 @@ static void reload_signal_cb(uv_signal_t *handle, int signum)
     }
     sup->generation++;
     log_info("SIGHUP received: reloading (generation %u)", sup->generation);
+    notify_reloading(sup->cfg->notify);
     /*
      * Start at once, even in a slot that is backing off: a reload is the
      * operator's request. A failure keeps the count and backs off again.

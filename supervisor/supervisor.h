@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "notify.h"
 #include "worker_cmd.h"
 
 /* Exit status after a graceful shutdown, and after a forced one. */
@@ -33,6 +34,8 @@ struct supervisor_config {
      * is the supervisor's too: 0 waits for the workers forever.
      */
     struct worker_cmd worker;
+    /* Readiness and state for systemd (notify.h), or NULL. */
+    struct notify *notify;
 };
 
 /*

@@ -118,6 +118,9 @@ int main(int argc, char **argv)
     case OPTS_HELP:
         fputs(bench_help, stdout);
         return fflush(stdout) == 0 ? 0 : 1;
+    case OPTS_VERSION:
+        fputs("tcp_bench " TCP_SERVER_VERSION "\n", stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
     case OPTS_USAGE:
         fprintf(stderr, "tcp_bench: %s\n%s", err, bench_usage);
         return 2;

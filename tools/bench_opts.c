@@ -34,6 +34,7 @@ const char bench_help[] =
     "\n"
     "options:\n"
     "  --help                   show this help message and exit\n"
+    "  --version                print the version and exit\n"
     "  -h HOST, --host HOST     server address (default 127.0.0.1)\n"
     "  -p PORT, --port PORT     server port (default 8083)\n"
     "  -c N, --connections N    connections (concurrency in conn mode)\n"
@@ -80,10 +81,12 @@ enum {
     OPT_TIMEOUT,
     OPT_VERBOSE,
     OPT_SERVER_PID,
+    OPT_VERSION,
 };
 
 static const struct opt_def bench_defs[] = {
     {"help", 0, false, OPT_HELP},
+    {"version", 0, false, OPT_VERSION},
     {"host", 'h', true, OPT_HOST},
     {"port", 'p', true, OPT_PORT},
     {"connections", 'c', true, OPT_CONNS},
@@ -274,6 +277,8 @@ enum opts_result bench_opts_parse(struct bench_opts *o, int argc, char **argv,
             return OPTS_USAGE;
         case OPT_HELP:
             return OPTS_HELP;
+        case OPT_VERSION:
+            return OPTS_VERSION;
         case OPT_RAW:
             o->raw = true;
             break;

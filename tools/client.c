@@ -174,6 +174,9 @@ int main(int argc, char **argv)
     case OPTS_HELP:
         fputs(client_help, stdout);
         return fflush(stdout) == 0 ? 0 : 1;
+    case OPTS_VERSION:
+        fputs("tcp_client " TCP_SERVER_VERSION "\n", stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
     case OPTS_USAGE:
         return usage_exit(err);
     case OPTS_OK:

@@ -31,6 +31,7 @@ const char client_help[] =
     "Put '--' before a MESSAGE that starts with '-'.\n"
     "\n"
     "  --help                 show this help message and exit\n"
+    "  --version              print the version and exit\n"
     "  -v, --verbose          log connection details to stderr\n"
     "  -h HOST, --host HOST   server host name or address (default "
     "localhost)\n"
@@ -57,12 +58,14 @@ enum {
     OPT_PORT,
     OPT_FILE,
     OPT_TIMEOUT,
+    OPT_VERSION,
 };
 
 static const struct opt_def client_defs[] = {
     {"help", 0, false, OPT_HELP},  {"verbose", 'v', false, OPT_VERBOSE},
     {"host", 'h', true, OPT_HOST}, {"port", 'p', true, OPT_PORT},
     {"file", 'f', true, OPT_FILE}, {"timeout", 't', true, OPT_TIMEOUT},
+    {"version", 0, false, OPT_VERSION},
     {NULL, 0, false, 0},
 };
 
@@ -136,6 +139,8 @@ enum opts_result client_opts_parse(struct client_opts *o, int argc, char **argv,
             return OPTS_USAGE;
         case OPT_HELP:
             return OPTS_HELP;
+        case OPT_VERSION:
+            return OPTS_VERSION;
         case OPT_VERBOSE:
             o->verbose++;
             break;

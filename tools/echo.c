@@ -31,16 +31,17 @@ static const char echo_help[] =
     "time, every byte read is written back.\n"
     "\n"
     "  --help                 show this help message and exit\n"
+    "  --version              print the version and exit\n"
     "  -v, --verbose          log connections to stderr\n"
     "  -p PORT, --port PORT   port to listen on (default 8084, 0: any free)\n"
     "  -b ADDR, --bind ADDR   address to bind (default 127.0.0.1)\n";
 
-enum { OPT_HELP = 1, OPT_VERBOSE, OPT_PORT, OPT_BIND };
+enum { OPT_HELP = 1, OPT_VERBOSE, OPT_PORT, OPT_BIND, OPT_VERSION };
 
 static const struct opt_def echo_defs[] = {
-    {"help", 0, false, OPT_HELP},  {"verbose", 'v', false, OPT_VERBOSE},
-    {"port", 'p', true, OPT_PORT}, {"bind", 'b', true, OPT_BIND},
-    {NULL, 0, false, 0},
+    {"help", 0, false, OPT_HELP},       {"verbose", 'v', false, OPT_VERBOSE},
+    {"port", 'p', true, OPT_PORT},      {"bind", 'b', true, OPT_BIND},
+    {"version", 0, false, OPT_VERSION}, {NULL, 0, false, 0},
 };
 
 /* Writes all n bytes. 0 or a negative errno. */
@@ -107,6 +108,9 @@ int main(int argc, char **argv)
         switch (id) {
         case OPT_HELP:
             fputs(echo_help, stdout);
+            return fflush(stdout) == 0 ? 0 : 1;
+        case OPT_VERSION:
+            fputs("tcp_echo " TCP_SERVER_VERSION "\n", stdout);
             return fflush(stdout) == 0 ? 0 : 1;
         case OPT_VERBOSE:
             verbose++;

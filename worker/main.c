@@ -184,6 +184,9 @@ static int parse_command_line(struct worker_cmd *o, int argc, char **argv)
         worker_cmd_usage(usage, sizeof(usage));
         fputs(usage, stdout);
         return 0;
+    case OPTS_VERSION:
+        fputs("tcp_server_worker " TCP_SERVER_VERSION "\n", stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
     case OPTS_USAGE:
         worker_cmd_usage(usage, sizeof(usage));
         fprintf(stderr, "%stcp_server_worker: error: %s\n", usage, err);

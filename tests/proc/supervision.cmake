@@ -34,3 +34,4 @@ supervise_test(test_supervise_cycles ${proc_large_timeout})
 supervise_test(test_supervise_misc ${proc_timeout})
 # 400 starts stopped by a signal in their first milliseconds.
 supervise_test(test_supervise_signals ${proc_large_timeout})
+supervise_test(test_service ${proc_timeout})

@@ -28,16 +28,16 @@
 /* Bound for a process that should exit by itself promptly. */
 #define EXIT_MS harness_ms(5000)
 
-/* Runs tcp_server with args (NULL-terminated) and waits for it to exit. */
-static struct harness_proc *run_to_exit(struct harness *h,
-                                        const char *const args[])
+/* Runs bin with args (NULL-terminated) and waits for it to exit. */
+static struct harness_proc *run_bin_to_exit(struct harness *h, const char *bin,
+                                            const char *const args[])
 {
     char *argv[16];
     struct harness_proc *p = NULL;
     size_t argc = 0;
     int r;
 
-    argv[argc++] = (char *)(uintptr_t)harness_server_bin();
+    argv[argc++] = (char *)(uintptr_t)bin;
     for (size_t i = 0; args[i] != NULL; i++) {
         assert_true(argc + 1 < sizeof(argv) / sizeof(argv[0]));
         argv[argc++] = (char *)(uintptr_t)args[i];
@@ -46,7 +46,7 @@ static struct harness_proc *run_to_exit(struct harness *h,
     assert_int_equal(harness_spawn(h, argv, true, &p), 0);
     r = harness_wait_exit(p, EXIT_MS);
     if (r < 0) {
-        fprintf(stderr, "tcp_server");
+        fprintf(stderr, "%s", bin);
         for (size_t i = 0; args[i] != NULL; i++)
             fprintf(stderr, " %s", args[i]);
         fprintf(stderr, ": still running after %d ms\n", EXIT_MS);
@@ -54,6 +54,13 @@ static struct harness_proc *run_to_exit(struct harness *h,
     }
     assert_int_equal(r, 0);
     return p;
+}
+
+/* Runs tcp_server with args (NULL-terminated) and waits for it to exit. */
+static struct harness_proc *run_to_exit(struct harness *h,
+                                        const char *const args[])
+{
+    return run_bin_to_exit(h, harness_server_bin(), args);
 }
 
 /* Reads a captured file or fails the test; free() the result. */
@@ -117,6 +124,8 @@ static void test_help(void **state)
         "--idle-timeout SECONDS",
         "--shutdown-timeout SECONDS",
         "--seed N",
+        "--worker PATH",
+        "--version",
     };
     static const char *const forms[] = {"--help", "-h"};
     struct harness *h = *state;
@@ -333,6 +342,80 @@ static void test_verbose_session(void **state)
     free(err);
 }
 
+/* Every binary prints "NAME X.Y.Z" (CMake's project() version), exit 0. */
+static void test_version(void **state)
+{
+    static const char *const names[] = {"tcp_server", "tcp_server_worker",
+                                        "tcp_client", "tcp_bench", "tcp_echo"};
+    static const char *const args[] = {"--version", NULL};
+    struct harness *h = *state;
+    const char *worker = harness_worker_bin();
+    const char *slash = strrchr(worker, '/');
+    int dirlen = slash != NULL ? (int)(slash - worker) : 1;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char bin[512], want[64];
+        struct harness_proc *p;
+        char *out;
+
+        /* The binaries land side by side (CMAKE_RUNTIME_OUTPUT_DIRECTORY). */
+        snprintf(bin, sizeof(bin), "%.*s/%s", dirlen,
+                 slash != NULL ? worker : ".", names[i]);
+        p = run_bin_to_exit(h, i == 0 ? harness_server_bin() : bin, args);
+        assert_exit_status(p, 0);
+        snprintf(want, sizeof(want), "%s %s\n", names[i], TCP_SERVER_VERSION);
+        out = slurp(p->out_path);
+        assert_string_equal(out, want);
+        free(out);
+        assert_empty_file("stderr of --version", p->err_path);
+    }
+}
+
+/* Sets or (value NULL) unsets TCP_SERVER_WORKER. */
+static void set_worker_env(const char *value)
+{
+    if (value != NULL)
+        assert_int_equal(setenv("TCP_SERVER_WORKER", value, 1), 0);
+    else
+        assert_int_equal(unsetenv("TCP_SERVER_WORKER"), 0);
+}
+
+/* --worker wins over $TCP_SERVER_WORKER, which wins over the lookup. */
+static void test_worker_option(void **state)
+{
+    struct harness *h = *state;
+    const char *const good[] = {"--worker", harness_worker_bin(), NULL};
+    const char *const bad[] = {"-p", "0", "--worker", "/nonexistent/w", NULL};
+    const char *const env_only[] = {"-p", "0", NULL};
+    const char *saved = getenv("TCP_SERVER_WORKER");
+    char *keep = saved != NULL ? strdup(saved) : NULL;
+    struct harness_proc *p;
+    char *err;
+
+    set_worker_env("/nonexistent/env-worker");
+    p = ensure_start_server(h, good); /* the environment is overridden */
+    ensure_exchange_once(h, p, PROTO_REVERSE, "abc", 3, "cba", 3);
+    assert_int_equal(harness_stop(p), 0);
+    assert_exit_status(p, 0);
+
+    p = run_to_exit(h, env_only); /* the environment beats the lookup */
+    assert_exit_status(p, 1);
+    err = slurp(p->err_path);
+    assert_non_null(strstr(err, "cannot find worker binary "
+                                "/nonexistent/env-worker"));
+    free(err);
+
+    set_worker_env(harness_worker_bin());
+    p = run_to_exit(h, bad); /* no fallback from a bad --worker */
+    assert_exit_status(p, 1);
+    err = slurp(p->err_path);
+    assert_non_null(strstr(err, "cannot find worker binary /nonexistent/w: "
+                                "No such file or directory"));
+    free(err);
+    set_worker_env(keep);
+    free(keep);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, harness_setup, harness_teardown)
 
 int main(void)
@@ -341,6 +424,7 @@ int main(void)
         T(test_help),          T(test_bad_usage),
         T(test_port_in_use),   T(test_second_instance_refused),
         T(test_quiet_session), T(test_verbose_session),
+        T(test_version),       T(test_worker_option),
     };
 
     harness_apply_filter();

@@ -96,6 +96,7 @@ static void test_bench_opts_parse_errors(void **state)
     assert_int_equal(parse(&o, "-t 0 pipeline"), OPTS_USAGE);
     assert_int_equal(parse(&o, "--bogus pipeline"), OPTS_USAGE);
     assert_int_equal(parse(&o, "--help"), OPTS_HELP);
+    assert_int_equal(parse(&o, "--version"), OPTS_VERSION);
 }
 
 int main(void)

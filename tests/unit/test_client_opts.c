@@ -92,6 +92,8 @@ static void test_client_opts_parse_options(void **state)
     assert_string_equal(o.message, "-x");
     assert_int_equal(PARSE(&o, "--help"), OPTS_HELP);
     assert_int_equal(PARSE(&o, "uppercase", "x", "--help"), OPTS_HELP);
+    assert_int_equal(PARSE(&o, "--version"), OPTS_VERSION);
+    assert_int_equal(PARSE(&o, "uppercase", "x", "--version"), OPTS_VERSION);
 }
 
 static void test_client_opts_parse_errors(void **state)

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +100,52 @@ static void test_log_line_format(void **state)
     snprintf(want, sizeof(want), "[INFO tester %ld] hello 42\n",
              (long)getpid());
     assert_string_equal(buf + 24, want);
+}
+
+static void test_log_journal_matches(void **state)
+{
+    (void)state;
+    assert_true(log_journal_matches("8:1234", 8, 1234));
+    assert_false(log_journal_matches("8:1234", 8, 1235));
+    assert_false(log_journal_matches("9:1234", 8, 1234));
+    assert_false(log_journal_matches(NULL, 8, 1234));
+    assert_false(log_journal_matches("", 8, 1234));
+    assert_false(log_journal_matches("8:1234x", 8, 1234));
+    assert_false(log_journal_matches("8", 8, 1234));
+    assert_false(log_journal_matches("-8:1234", (unsigned long long)-8, 1234));
+}
+
+/* stderr is "the journal" when JOURNAL_STREAM names it: no timestamp. */
+static void test_log_journal_format(void **state)
+{
+    struct capture c;
+    struct stat st;
+    char buf[2048], want[256], env[64];
+
+    (void)state;
+    capture_start(&c);
+    assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+    snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    assert_int_equal(setenv("JOURNAL_STREAM", env, 1), 0);
+    log_init("tester", 1);
+    log_info("hello %d", 42);
+    log_error("bad");
+    capture_end(&c, buf, sizeof(buf));
+    snprintf(want, sizeof(want),
+             "<6>[INFO tester %ld] hello 42\n<3>[ERROR tester %ld] bad\n",
+             (long)getpid(), (long)getpid());
+    assert_string_equal(buf, want);
+
+    /* Another file (stderr redirected by hand): timestamps again. */
+    assert_int_equal(setenv("JOURNAL_STREAM", "1:1", 1), 0);
+    capture_start(&c);
+    log_init("tester", 1);
+    log_info("hello");
+    capture_end(&c, buf, sizeof(buf));
+    expect_timestamp(buf);
+    assert_int_equal(unsetenv("JOURNAL_STREAM"), 0);
+    log_init("tester", 1);
 }
 
 static void test_log_levels(void **state)
@@ -210,6 +258,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_line_format),
+        cmocka_unit_test(test_log_journal_matches),
+        cmocka_unit_test(test_log_journal_format),
         cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_log_errno),
         cmocka_unit_test(test_log_long_line),

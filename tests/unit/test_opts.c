@@ -60,6 +60,7 @@ static void test_server_opts_defaults(void **state)
     assert_true(o.idle_timeout == 60.0);
     assert_true(o.shutdown_timeout == 30.0);
     assert_false(o.seed_set);
+    assert_null(o.worker_path);
 }
 
 static void test_server_opts_all_forms(void **state)
@@ -160,6 +161,28 @@ static void test_server_opts_rejects(void **state)
     expect_usage(ARGV("-b", ""), "bind");
 }
 
+static void test_server_opts_version_and_worker(void **state)
+{
+    struct server_opts o;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(parse(&o, ARGV("--version"), err), OPTS_VERSION);
+    /* Like --help, it wins over the options before it. */
+    assert_int_equal(parse(&o, ARGV("-p", "1", "--version"), err),
+                     OPTS_VERSION);
+    expect_usage(ARGV("--version=1"), "takes no value");
+
+    assert_int_equal(
+        parse(&o, ARGV("--worker", "/opt/w/tcp_server_worker"), err), OPTS_OK);
+    assert_string_equal(o.worker_path, "/opt/w/tcp_server_worker");
+    assert_int_equal(parse(&o, ARGV("--worker=./w", "-p", "9"), err), OPTS_OK);
+    assert_string_equal(o.worker_path, "./w");
+    assert_int_equal(o.port, 9);
+    expect_usage(ARGV("--worker", ""), "worker path");
+    expect_usage(ARGV("--worker"), "needs a value");
+}
+
 static void test_opts_parse_u64_bounds(void **state)
 {
     uint64_t v = 0;
@@ -174,6 +197,12 @@ static void test_opts_parse_u64_bounds(void **state)
     assert_int_equal(opts_parse_u64("", 0, 10, &v), -EINVAL);
     assert_int_equal(opts_parse_u64(NULL, 0, 10, &v), -EINVAL);
 }
+
+/* DESIGN.md section 3's lines, exactly. */
+#define WORKER_HELP                                                            \
+    "--worker PATH            worker binary (default: found next to / "        \
+    "relative to tcp_server)\n"
+#define VERSION_HELP "--version                print the version and exit\n"
 
 static void test_server_help_text(void **state)
 {
@@ -193,6 +222,8 @@ static void test_server_help_text(void **state)
                         "usage: tcp_server [-h] [-p PORT] [-v] [options]\n");
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(server_help, options[i]));
+    assert_non_null(strstr(server_help, WORKER_HELP));
+    assert_non_null(strstr(server_help, VERSION_HELP));
 }
 
 int main(void)
@@ -201,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_server_opts_defaults),
         cmocka_unit_test(test_server_opts_all_forms),
         cmocka_unit_test(test_server_opts_help),
+        cmocka_unit_test(test_server_opts_version_and_worker),
         cmocka_unit_test(test_server_opts_rejects),
         cmocka_unit_test(test_opts_parse_u64_bounds),
         cmocka_unit_test(test_server_help_text),

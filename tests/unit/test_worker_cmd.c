@@ -310,6 +310,10 @@ static void test_worker_cmd_help(void **state)
     make_args(&a, (const char *[]){"w", "--help", NULL});
     assert_int_equal(worker_cmd_parse(&o, a.argc, a.argv, err, sizeof(err)),
                      OPTS_HELP);
+    /* So does --version. */
+    make_args(&a, (const char *[]){"w", "--version", NULL});
+    assert_int_equal(worker_cmd_parse(&o, a.argc, a.argv, err, sizeof(err)),
+                     OPTS_VERSION);
 }
 
 #define WARGV(...) ((const char *[]){"w", __VA_ARGS__, NULL})
