@@ -267,13 +267,13 @@ static void test_server_help_text(void **state)
                                           "-w N, --workers N",
                                           "--idle-timeout SECONDS",
                                           "--shutdown-timeout SECONDS",
-                                          "--agent ADDR:PORT        HAProxy "
-                                          "agent-check endpoint (up ready / "
-                                          "drain on stop)\n",
-                                          "--drain-timeout SECONDS  with "
-                                          "--agent: longest wait for the "
-                                          "balancer at stop (default 2)\n",
                                           "--seed N"};
+    static const char agent_line[] =
+        "\n--agent ADDR:PORT        HAProxy agent-check endpoint (up ready / "
+        "drain on stop)\n";
+    static const char drain_line[] =
+        "\n--drain-timeout SECONDS  with --agent: longest wait for the "
+        "balancer at stop (default 2)\n";
 
     (void)state;
     assert_int_equal(strncmp(server_help, server_usage, strlen(server_usage)),
@@ -282,6 +282,9 @@ static void test_server_help_text(void **state)
                         "usage: tcp_server [-h] [-p PORT] [-v] [options]\n");
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(server_help, options[i]));
+    /* DESIGN.md section 3's exact lines for the balancer options. */
+    assert_non_null(strstr(server_help, agent_line));
+    assert_non_null(strstr(server_help, drain_line));
 }
 
 int main(void)
