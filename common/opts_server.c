@@ -5,6 +5,8 @@
  */
 #include "opts_server.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +25,10 @@ const char server_help[] =
     "never)\n"
     "--shutdown-timeout SECONDS  grace for in-flight exchanges on shutdown "
     "(default 30)\n"
+    "--agent ADDR:PORT        HAProxy agent-check endpoint (up ready / drain "
+    "on stop)\n"
+    "--drain-timeout SECONDS  with --agent: longest wait for the balancer at "
+    "stop (default 2)\n"
     "--worker PATH            worker binary (default: found next to / "
     "relative to tcp_server)\n"
     "--seed N                 reproducible shuffle/random (testing)\n"
@@ -39,6 +45,8 @@ enum {
     O_SEED,
     O_WORKER,
     O_VERSION,
+    O_AGENT,
+    O_DRAIN,
 };
 
 /* Fields named, so each entry says what it sets (has_arg false unless
@@ -57,8 +65,41 @@ static const struct opt_def server_defs[] = {
     {.long_name = "seed", .has_arg = true, .id = O_SEED},
     {.long_name = "worker", .has_arg = true, .id = O_WORKER},
     {.long_name = "version", .id = O_VERSION},
+    {.long_name = "agent", .has_arg = true, .id = O_AGENT},
+    {.long_name = "drain-timeout", .has_arg = true, .id = O_DRAIN},
     {.long_name = NULL}, /* the end */
 };
+
+int server_parse_endpoint(const char *s, struct server_endpoint *ep)
+{
+    const char *colon = strrchr(s, ':');
+    const char *start = s;
+    size_t len;
+    uint64_t port;
+    unsigned char bin[16];
+    int family = AF_INET;
+
+    if (colon == NULL || opts_parse_u64(colon + 1, 1, 65535, &port) < 0)
+        return -EINVAL;
+    len = (size_t)(colon - s);
+    if (s[0] == '[') {
+        /* "[v6]:port": the bracket must close right before the colon. */
+        if (len < 2 || colon[-1] != ']')
+            return -EINVAL;
+        start = s + 1;
+        len -= 2;
+        family = AF_INET6;
+    }
+    if (len == 0 || len >= sizeof(ep->addr))
+        return -EINVAL;
+    memcpy(ep->addr, start, len);
+    ep->addr[len] = '\0';
+    /* inet_pton is pure: it parses, it never looks a name up. */
+    if (inet_pton(family, ep->addr, bin) != 1)
+        return -EINVAL;
+    ep->port = (unsigned)port;
+    return 0;
+}
 
 /* The options whose value is a number, checked against its range. */
 static enum opts_result number_opt(struct server_opts *o, int id,
@@ -86,6 +127,10 @@ static enum opts_result number_opt(struct server_opts *o, int id,
         if (opts_parse_seconds(arg, OPTS_SECONDS_MAX, &o->shutdown_timeout) < 0)
             return opts_bad_value(err, errlen, "shutdown timeout", arg,
                                   "seconds, 0 = wait forever");
+        return OPTS_OK;
+    case O_DRAIN:
+        if (opts_parse_seconds(arg, OPTS_SECONDS_MAX, &o->drain_timeout) < 0)
+            return opts_bad_value(err, errlen, "drain timeout", arg, "seconds");
         return OPTS_OK;
     default: /* O_SEED, the last one left */
         if (opts_parse_u64(arg, 0, UINT64_MAX, &o->seed) < 0)
@@ -125,6 +170,13 @@ static enum opts_result server_opt(void *ctx, int id, const char *arg,
                                   "an IP address or host name");
         o->bind_addr = arg;
         return OPTS_OK;
+    case O_AGENT:
+        if (server_parse_endpoint(arg, &o->agent) < 0)
+            return opts_bad_value(err, errlen, "agent address", arg,
+                                  "ADDR:PORT, e.g. 127.0.0.1:9184 or "
+                                  "[::1]:9184");
+        o->agent_set = true;
+        return OPTS_OK;
     default:
         return number_opt(o, id, arg, err, errlen);
     }
@@ -138,6 +190,7 @@ enum opts_result server_opts_parse(struct server_opts *o, int argc, char **argv,
     o->workers = 1;
     o->idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT;
     o->shutdown_timeout = SERVER_DEFAULT_SHUTDOWN_TIMEOUT;
+    o->drain_timeout = SERVER_DEFAULT_DRAIN_TIMEOUT;
 
     return opts_parse_argv(argc, argv, server_defs, server_opt, o, err, errlen);
 }

@@ -11,6 +11,13 @@
 
 #include "opts.h"
 
+/* An IP literal and a port, as given to --agent (ADDR:PORT, [V6]:PORT). */
+#define SERVER_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
+struct server_endpoint {
+    char addr[SERVER_ADDR_MAX]; /* without the brackets */
+    unsigned port;              /* 1..65535 */
+};
+
 /* Options of tcp_server (DESIGN.md section 3). */
 struct server_opts {
     unsigned port;         /* 0 asks the kernel for a free port */
@@ -23,15 +30,26 @@ struct server_opts {
     double shutdown_timeout; /* seconds, 0 = wait forever */
     bool seed_set;
     uint64_t seed;
+    bool agent_set; /* --agent given: serve it at agent */
+    struct server_endpoint agent;
+    double drain_timeout; /* seconds, with --agent */
 };
 
 #define SERVER_DEFAULT_PORT             8083
 #define SERVER_DEFAULT_IDLE_TIMEOUT     60.0
 #define SERVER_DEFAULT_SHUTDOWN_TIMEOUT 30.0
 #define SERVER_MAX_WORKERS              256
+#define SERVER_DEFAULT_DRAIN_TIMEOUT    2.0
 
 extern const char server_usage[]; /* the usage line, ending in '\n' */
 extern const char server_help[];  /* the full --help text */
+
+/*
+ * Parses "ADDR:PORT" where ADDR is an IPv4 literal or an IPv6 literal in
+ * brackets ("[::1]:9000") and PORT is 1..65535. No name lookup. 0 or
+ * -EINVAL (*ep is then unspecified).
+ */
+int server_parse_endpoint(const char *s, struct server_endpoint *ep);
 
 enum opts_result server_opts_parse(struct server_opts *o, int argc, char **argv,
                                    char *err, size_t errlen);

@@ -239,6 +239,9 @@ static void make_config(struct supervisor_config *cfg,
     cfg->worker_path = path;
     cfg->listen_fd = listen_fd;
     cfg->workers = o->workers;
+    cfg->agent_addr = o->agent_set ? o->agent.addr : NULL;
+    cfg->agent_port = o->agent.port;
+    cfg->drain_timeout = o->drain_timeout;
     worker_cmd_init(&cfg->worker);
     cfg->worker.verbose = o->verbose;
     cfg->worker.idle_timeout = o->idle_timeout;
@@ -321,7 +324,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tcp_server: %s\n", err);
         status = EXIT_FAILURE;
     }
-    close(listen_fd);
+    /* supervisor_run has closed the listener (at the stop, or on error). */
     if (status == SUPERVISOR_EXIT_FORCED)
         log_error("exiting with status %d", status);
     else

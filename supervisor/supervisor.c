@@ -28,6 +28,7 @@
 
 #include "backoff.h"
 #include "child.h"
+#include "drain_phase.h"
 #include "log.h"
 #include "worker_cmd.h"
 
@@ -36,6 +37,7 @@
 
 enum sup_state {
     SUP_RUNNING,  /* keep every slot served */
+    SUP_DRAINING, /* stop signal seen; serving on while the balancer learns */
     SUP_STOPPING, /* stop signal forwarded; waiting for the workers */
     SUP_FORCED,   /* workers killed; waiting until they are reaped */
 };
@@ -71,10 +73,35 @@ struct supervisor {
     struct slot *slots;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t shutdown_timer;
+    int listen_fd; /* ours to close; -1 once closed */
+    struct drain_phase drain;
 };
 
 static void slot_timer_cb(uv_timer_t *timer);
 static void finish(struct supervisor *sup);
+
+/* Workers are kept serving (and respawned) in these states. */
+static bool serving(const struct supervisor *sup)
+{
+    return sup->state == SUP_RUNNING || sup->state == SUP_DRAINING;
+}
+
+/*
+ * Closes the listener: new connects are refused from now on (the workers
+ * drop their copies as their stop signal arrives, see worker/stop.h). The
+ * one place where the supervisor lets go of it; under socket activation
+ * this closes our descriptor only, the service manager keeps its own.
+ */
+static void release_listener(struct supervisor *sup)
+{
+    if (sup->listen_fd < 0)
+        return;
+    if (close(sup->listen_fd) < 0)
+        log_warn("closing the listening socket");
+    else
+        log_debug("listening socket closed");
+    sup->listen_fd = -1;
+}
 
 static const char *signal_name(int signum)
 {
@@ -145,7 +172,7 @@ static void slot_schedule(struct slot *s)
     unsigned delay = backoff_delay_ms(s->failures);
     int r;
 
-    if (s->sup->state != SUP_RUNNING)
+    if (!serving(s->sup))
         return;
     if (delay > 0)
         log_warnx("slot %u: %u consecutive start-up failure%s, next start "
@@ -207,7 +234,7 @@ static void worker_ready_cb(struct child *c)
 
     s->failures = 0;
     log_info("worker %d ready (slot %u)", c->pid, s->index);
-    if (s->sup->state == SUP_RUNNING && !w->retiring)
+    if (serving(s->sup) && !w->retiring)
         retire_older(s, w);
     notify_state(s->sup);
 }
@@ -248,10 +275,10 @@ static void worker_exit_cb(struct child *c, int64_t status, int term_signal)
 
     child_describe_exit(status, term_signal, how, sizeof(how));
     list_remove(sup, w);
-    if (sup->state == SUP_RUNNING && !w->retiring)
+    if (serving(sup) && !w->retiring)
         notify_restart(sup->cfg->notify);
     notify_state(sup);
-    if (sup->state == SUP_RUNNING) {
+    if (serving(sup)) {
         exit_while_running(w, how, clean);
         return;
     }
@@ -305,7 +332,7 @@ static int worker_start(struct slot *s)
     w->child.closed_cb = worker_closed_cb;
 
     r = child_spawn(&w->child, &sup->loop, sup->path, args.argv,
-                    sup->cfg->listen_fd);
+                    sup->listen_fd);
     if (r < 0) {
         /* Otherwise worker_closed_cb frees it once its handles are closed. */
         if (child_is_closed(&w->child))
@@ -341,7 +368,7 @@ static void slot_timer_cb(uv_timer_t *timer)
     struct slot *s = timer->data;
     int r;
 
-    if (s->sup->state != SUP_RUNNING || !slot_needs_worker(s))
+    if (!serving(s->sup) || !slot_needs_worker(s))
         return;
     r = worker_start(s);
     if (r < 0)
@@ -353,6 +380,8 @@ static void force_stop(struct supervisor *sup, const char *why)
     sup->state = SUP_FORCED;
     sup->exit_status = SUPERVISOR_EXIT_FORCED;
     uv_timer_stop(&sup->shutdown_timer);
+    drain_phase_cancel(&sup->drain);
+    release_listener(sup);
     log_error("%s: forced shutdown, killing %u worker%s", why, sup->live,
               sup->live == 1 ? "" : "s");
     for (struct worker *w = sup->workers; w != NULL; w = w->next)
@@ -379,7 +408,7 @@ static void begin_stop(struct supervisor *sup, int signum)
     sup->state = SUP_STOPPING;
     sup->stop_signal = signum;
     sup->exit_status = SUPERVISOR_EXIT_OK;
-    notify_stopping(sup->cfg->notify);
+    release_listener(sup);
     for (unsigned i = 0; i < sup->cfg->workers; i++)
         uv_timer_stop(&sup->slots[i].timer);
     log_info("%s received: stopping %u worker%s", signal_name(signum),
@@ -399,6 +428,22 @@ static void begin_stop(struct supervisor *sup, int signum)
     }
 }
 
+static void drain_done_cb(struct drain_phase *d)
+{
+    struct supervisor *sup = d->data;
+
+    begin_stop(sup, sup->stop_signal);
+}
+
+/* A stop signal while running: drain first (nothing waits without agent). */
+static void begin_drain(struct supervisor *sup, int signum)
+{
+    sup->state = SUP_DRAINING;
+    sup->stop_signal = signum;
+    notify_stopping(sup->cfg->notify);
+    drain_phase_begin(&sup->drain);
+}
+
 static void stop_signal_cb(uv_signal_t *handle, int signum)
 {
     struct supervisor *sup = handle->data;
@@ -406,8 +451,9 @@ static void stop_signal_cb(uv_signal_t *handle, int signum)
 
     switch (sup->state) {
     case SUP_RUNNING:
-        begin_stop(sup, signum);
+        begin_drain(sup, signum);
         break;
+    case SUP_DRAINING:
     case SUP_STOPPING:
         snprintf(why, sizeof(why), "second stop signal (%s)",
                  signal_name(signum));
@@ -453,6 +499,7 @@ static void close_handles(struct supervisor *sup)
     close_handle((uv_handle_t *)&sup->sigterm);
     close_handle((uv_handle_t *)&sup->sighup);
     close_handle((uv_handle_t *)&sup->shutdown_timer);
+    drain_phase_close(&sup->drain);
     for (unsigned i = 0; sup->slots != NULL && i < sup->cfg->workers; i++)
         close_handle((uv_handle_t *)&sup->slots[i].timer);
 }
@@ -571,6 +618,13 @@ static int setup(struct supervisor *sup, char *err, size_t errlen)
                  uv_strerror(r));
         return r;
     }
+    sup->drain.done_cb = drain_done_cb;
+    sup->drain.data = sup;
+    r = drain_phase_init(&sup->drain, &sup->loop, sup->cfg->agent_addr,
+                         sup->cfg->agent_port, sup->cfg->drain_timeout, err,
+                         errlen);
+    if (r < 0)
+        return r;
     return start_slots(sup, err, errlen);
 }
 
@@ -580,17 +634,16 @@ int supervisor_run(const struct supervisor_config *cfg, char *err,
     struct supervisor *sup;
     int r, status;
 
-    if (cfg->workers == 0) {
-        snprintf(err, errlen, "no worker slots");
-        return -EINVAL;
-    }
     /* On the heap: path[PATH_MAX] makes the struct large for a stack. */
-    sup = calloc(1, sizeof(*sup));
+    sup = cfg->workers > 0 ? calloc(1, sizeof(*sup)) : NULL;
     if (sup == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
+        snprintf(err, errlen, "%s",
+                 cfg->workers > 0 ? "out of memory" : "no worker slots");
+        (void)close(cfg->listen_fd); /* ours whatever happens */
+        return cfg->workers > 0 ? -ENOMEM : -EINVAL;
     }
     sup->cfg = cfg;
+    sup->listen_fd = cfg->listen_fd;
     sup->state = SUP_RUNNING;
     sup->generation = 1;
 
@@ -598,6 +651,7 @@ int supervisor_run(const struct supervisor_config *cfg, char *err,
     if (r < 0) {
         snprintf(err, errlen, "cannot create the event loop: %s",
                  uv_strerror(r));
+        release_listener(sup);
         free(sup);
         return r;
     }
@@ -610,6 +664,7 @@ int supervisor_run(const struct supervisor_config *cfg, char *err,
         log_warnx("event loop still had open handles at exit");
 
     status = r < 0 ? r : sup->exit_status;
+    release_listener(sup);
     free(sup->slots);
     free(sup);
     return status;

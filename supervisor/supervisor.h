@@ -3,10 +3,14 @@
  * slots filled, respawns crashed workers (with back-off for workers that
  * never became ready), reloads on SIGHUP and shuts down on SIGINT/SIGTERM.
  *
- *   RUNNING  --SIGINT/SIGTERM-->  STOPPING  --2nd signal or timeout-->  FORCED
+ *   RUNNING --SIGINT/SIGTERM--> [DRAINING] --> STOPPING --2nd signal or
+ *                                                         timeout--> FORCED
  *
- * RUNNING keeps every slot served. STOPPING forwards the stop signal to every
- * worker, starts nothing, and ends with status 0 once all have exited.
+ * RUNNING keeps every slot served. DRAINING (only with an agent) serves as
+ * RUNNING does while the agent tells the balancer "drain" (drain.h says how
+ * long). STOPPING closes the listener, forwards the stop signal to every
+ * worker, starts nothing, and ends with status 0 once all have exited. A
+ * second stop signal in DRAINING or STOPPING forces.
  * FORCED kills every worker (SIGKILL), waits until all are reaped and ends
  * with status 3.
  */
@@ -26,8 +30,17 @@
 
 struct supervisor_config {
     const char *worker_path; /* exec'd again at every start (see reload) */
-    int listen_fd;    /* the listener (WORKER_CMD_LISTEN_FD in workers) */
+    /*
+     * The listener (WORKER_CMD_LISTEN_FD in workers). supervisor_run owns
+     * it: it is closed as the graceful stop begins (so new connects are
+     * refused at once) or, at the latest, before supervisor_run returns.
+     */
+    int listen_fd;
     unsigned workers; /* number of slots, >= 1 */
+    /* The agent-check endpoint (--agent), or NULL for none. */
+    const char *agent_addr;
+    unsigned agent_port;
+    double drain_timeout; /* seconds; with an agent only */
     /*
      * The options every worker is started with; the supervisor fills in
      * the descriptors, its own pid and the slot. worker.shutdown_timeout

@@ -228,7 +228,8 @@ static int conn_open(struct run *r, struct conn *c, uint64_t now)
     }
     if (errno == EINPROGRESS)
         return 0;
-    count_errno(r, c, BENCH_ERR_CONNECT, "connect", errno);
+    count_errno(r, c, bench_err_classify(BENCH_OP_CONNECT, errno), "connect",
+                errno);
     conn_close(r, c);
     return -1;
 }
@@ -274,10 +275,8 @@ static void conn_flush(struct run *r, struct conn *c)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return; /* the next EPOLLOUT edge resumes */
-            if (errno == EPIPE || errno == ECONNRESET)
-                conn_fail(r, c, BENCH_ERR_RESET, "send", errno);
-            else
-                conn_fail(r, c, BENCH_ERR_IO, "send", errno);
+            conn_fail(r, c, bench_err_classify(BENCH_OP_SEND, errno), "send",
+                      errno);
             return;
         }
         r->st->bytes_sent += (uint64_t)n;
@@ -411,8 +410,7 @@ static void conn_readable(struct run *r, struct conn *c)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
-            conn_fail(r, c,
-                      errno == ECONNRESET ? BENCH_ERR_RESET : BENCH_ERR_IO,
+            conn_fail(r, c, bench_err_classify(BENCH_OP_RECEIVE, errno),
                       "receive", errno);
             return;
         }
@@ -462,7 +460,8 @@ static void conn_event(struct run *r, struct conn *c, uint32_t events)
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
             soerr = errno;
         if (soerr != 0) {
-            conn_fail(r, c, BENCH_ERR_CONNECT, "connect", soerr);
+            conn_fail(r, c, bench_err_classify(BENCH_OP_CONNECT, soerr),
+                      "connect", soerr);
             return;
         }
         conn_connected(r, c, now_ns());

@@ -5,17 +5,38 @@
  */
 #include "bench_report.h"
 
+#include <errno.h>
+
 #include "proto.h"
 
 static const char *const err_names[BENCH_ERR_COUNT] = {
-    [BENCH_ERR_CONNECT] = "connect",  [BENCH_ERR_RESET] = "reset",
-    [BENCH_ERR_SHORT] = "short_read", [BENCH_ERR_WRONG] = "wrong_answer",
-    [BENCH_ERR_TIMEOUT] = "timeout",  [BENCH_ERR_IO] = "io",
+    [BENCH_ERR_REFUSED] = "refused",
+    [BENCH_ERR_CONNECT] = "connect",
+    [BENCH_ERR_RESET] = "reset",
+    [BENCH_ERR_SHORT] = "short_read",
+    [BENCH_ERR_WRONG] = "wrong_answer",
+    [BENCH_ERR_TIMEOUT] = "timeout",
+    [BENCH_ERR_IO] = "io",
 };
 
 const char *bench_err_name(enum bench_err e)
 {
     return e < BENCH_ERR_COUNT ? err_names[e] : "?";
+}
+
+enum bench_err bench_err_classify(enum bench_op op, int err)
+{
+    switch (err) {
+    case ECONNREFUSED:
+        return BENCH_ERR_REFUSED;
+    case ECONNRESET:
+    case EPIPE:
+        return BENCH_ERR_RESET;
+    case ETIMEDOUT:
+        return BENCH_ERR_TIMEOUT;
+    default:
+        return op == BENCH_OP_CONNECT ? BENCH_ERR_CONNECT : BENCH_ERR_IO;
+    }
 }
 
 uint64_t bench_stats_errors(const struct bench_stats *s)

@@ -13,7 +13,8 @@
 #include "bench_opts.h"
 
 enum bench_err {
-    BENCH_ERR_CONNECT, /* connect() failed (refused, unreachable) */
+    BENCH_ERR_REFUSED, /* connect() refused: nothing listens (any more) */
+    BENCH_ERR_CONNECT, /* connect() failed otherwise (unreachable, ...) */
     BENCH_ERR_RESET,   /* the server reset the connection */
     BENCH_ERR_SHORT,   /* the server closed with answers outstanding */
     BENCH_ERR_WRONG,   /* an answer failed verification */
@@ -38,6 +39,21 @@ struct bench_stats {
 
 /* Short name of an error kind, as used in the JSON ("short_read", ...). */
 const char *bench_err_name(enum bench_err e);
+
+/* Where a socket error happened, for bench_err_classify. */
+enum bench_op {
+    BENCH_OP_CONNECT,
+    BENCH_OP_SEND,
+    BENCH_OP_RECEIVE,
+};
+
+/*
+ * The kind a socket error err (an errno value) counts as: ECONNREFUSED is
+ * "refused"; ECONNRESET and EPIPE are "reset" (at connect too: the server's
+ * backlog was dropped); ETIMEDOUT is "timeout"; anything else is "connect"
+ * or "io" depending on op.
+ */
+enum bench_err bench_err_classify(enum bench_op op, int err);
 
 /* Total of all error kinds. */
 uint64_t bench_stats_errors(const struct bench_stats *s);

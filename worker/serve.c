@@ -224,7 +224,12 @@ static int read_some(struct conn *c, uint64_t now)
         c->maybe_readable = false;
         return 0;
     }
-    log_info("client %s: receive failed: %s", c->peer, strerror(errno));
+    /* A reset between requests is how balancers end health checks (HAProxy
+     * closes its check connections with a reset): not worth more than debug. */
+    if (errno == ECONNRESET && conn_idle(c))
+        log_debug("client %s: reset between requests", c->peer);
+    else
+        log_info("client %s: receive failed: %s", c->peer, strerror(errno));
     return -1;
 }
 

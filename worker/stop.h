@@ -6,6 +6,9 @@
  * landing between the flag check and accept() makes accept() fail at once
  * (ENOTSOCK) instead of blocking; and one landing before poll() in a
  * connection leaves the pipe readable, so poll() returns at once.
+ * The dup2() also drops the worker's reference to the listening socket the
+ * moment the signal lands, even mid-exchange: once the supervisor has
+ * closed its own, new connects are refused (DESIGN.md section 4).
  */
 #ifndef TCP_SERVER_STOP_H
 #define TCP_SERVER_STOP_H

@@ -35,3 +35,5 @@ supervise_test(test_supervise_misc ${proc_timeout})
 # 400 starts stopped by a signal in their first milliseconds.
 supervise_test(test_supervise_signals ${proc_large_timeout})
 supervise_test(test_service ${proc_timeout})
+# The HAProxy agent and the drain phase of a stop (section 9).
+supervise_test(test_supervise_agent ${proc_timeout})

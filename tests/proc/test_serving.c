@@ -273,6 +273,41 @@ static void test_client_vanishes_mid_request(void **state)
     assert_int_equal(only_worker(srv), worker);
 }
 
+/*
+ * What a balancer's health check does (send one request, read the answer,
+ * then reset or close): never a warning or an error in the server's log,
+ * and with -v the reset shows at debug level.
+ */
+static void test_health_check_resets_not_warned(void **state)
+{
+    static const char *const extra[] = {"-v", NULL};
+    struct harness *h = *state;
+    struct harness_proc *srv = ensure_start_server(h, extra);
+    char *text = NULL;
+    size_t len;
+    int fd;
+
+    for (int i = 0; i < 20; i++) {
+        fd = ensure_connect(h, srv);
+        ensure_exchange(fd, PROTO_UPPERCASE, "ping", 4, "PING", 4);
+        if (i % 2 == 0)
+            assert_int_equal(wire_reset_close(h, fd), 0);
+        else
+            harness_close_fd(h, fd);
+    }
+    /* One worker: once this is answered, every check above was handled. */
+    ensure_exchange_once(h, srv, PROTO_UPPERCASE, "last", 4, "LAST", 4);
+    assert_int_equal(harness_read_file(srv->err_path, &text, &len), 0);
+    assert_non_null(text);
+    if (strstr(text, "[WARN") != NULL || strstr(text, "[ERROR") != NULL) {
+        harness_print_stderr(srv);
+        free(text);
+        fail_msg("a health check caused a warning or an error");
+    }
+    assert_non_null(strstr(text, "reset between requests"));
+    free(text);
+}
+
 static void test_idle_timeout(void **state)
 {
     static const char *const extra[] = {"--idle-timeout", "1", NULL};
@@ -325,6 +360,7 @@ int main(void)
         T(test_thousand_requests_one_write),
         T(test_client_vanishes_mid_request),
         T(test_idle_timeout),
+        T(test_health_check_resets_not_warned),
     };
 
     harness_apply_filter();

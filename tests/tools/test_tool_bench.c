@@ -78,8 +78,9 @@ static void expect_clean(const struct tool_result *r, const struct tjson *j,
                          const char *mode, double answers)
 {
     static const char *const counters[] = {
-        "errors.connect",      "errors.reset",   "errors.short_read",
-        "errors.wrong_answer", "errors.timeout", "errors.io",
+        "errors.refused",    "errors.connect",      "errors.reset",
+        "errors.short_read", "errors.wrong_answer", "errors.timeout",
+        "errors.io",
     };
     bool ok = false;
 
@@ -306,7 +307,7 @@ static void test_server_is_not_an_echo(void **state)
     tooltest_result_free(&r);
 }
 
-/* Nothing listening: exit 1, connect errors, still a JSON report. */
+/* Nothing listening: exit 1, refused connects, still a JSON report. */
 static void test_no_server(void **state)
 {
     struct tooltest *t = *state;
@@ -319,7 +320,7 @@ static void test_no_server(void **state)
     run_bench(t, (unsigned)port, (const char *[]){"-n", "10", "pipeline", NULL},
               &r, &j);
     if (r.status != 1 || tjson_bool(&j, "ok", &ok) < 0 || ok ||
-        num(&j, "errors.connect") < 1 ||
+        num(&j, "errors.refused") < 1 || num(&j, "errors.connect") != 0 ||
         strstr(r.err, "Connection refused") == NULL) {
         tooltest_print("tcp_bench", &r);
         fail();

@@ -159,6 +159,89 @@ static void test_server_opts_rejects(void **state)
     expect_usage(ARGV("-p", "80", "--", "-v"), "-v");
     expect_usage(ARGV("--verbose=1"), "--verbose");
     expect_usage(ARGV("-b", ""), "bind");
+    expect_usage(ARGV("--agent", "127.0.0.1"), "agent");
+    expect_usage(ARGV("--agent", "::1:9000"), "::1:9000");
+    expect_usage(ARGV("--agent"), "--agent");
+    expect_usage(ARGV("--drain-timeout", "-1"), "drain");
+    expect_usage(ARGV("--drain-timeout", "soon"), "soon");
+}
+
+static void test_server_opts_agent(void **state)
+{
+    struct server_opts o;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(parse(&o, ARGV("-p", "1"), err), OPTS_OK);
+    assert_false(o.agent_set);
+    assert_true(o.drain_timeout == 2.0);
+    assert_int_equal(
+        parse(&o, ARGV("--agent", "[::1]:9184", "--drain-timeout", "0.5"), err),
+        OPTS_OK);
+    assert_true(o.agent_set);
+    assert_string_equal(o.agent.addr, "::1");
+    assert_int_equal(o.agent.port, 9184);
+    assert_true(o.drain_timeout == 0.5);
+    assert_int_equal(parse(&o, ARGV("--agent=10.0.0.7:1"), err), OPTS_OK);
+    assert_string_equal(o.agent.addr, "10.0.0.7");
+    assert_int_equal(o.agent.port, 1);
+}
+
+static void test_server_parse_endpoint_accepts(void **state)
+{
+    struct server_endpoint ep;
+
+    (void)state;
+    assert_int_equal(server_parse_endpoint("127.0.0.1:9184", &ep), 0);
+    assert_string_equal(ep.addr, "127.0.0.1");
+    assert_int_equal(ep.port, 9184);
+    assert_int_equal(server_parse_endpoint("0.0.0.0:65535", &ep), 0);
+    assert_string_equal(ep.addr, "0.0.0.0");
+    assert_int_equal(ep.port, 65535);
+    assert_int_equal(server_parse_endpoint("[::]:80", &ep), 0);
+    assert_string_equal(ep.addr, "::");
+    assert_int_equal(server_parse_endpoint("[fe80::1:2]:8080", &ep), 0);
+    assert_string_equal(ep.addr, "fe80::1:2");
+    assert_int_equal(ep.port, 8080);
+    assert_int_equal(
+        server_parse_endpoint(
+            "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:1", &ep),
+        0);
+    assert_string_equal(ep.addr,
+                        "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
+}
+
+static void test_server_parse_endpoint_rejects(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        ":80",
+        "127.0.0.1",
+        "127.0.0.1:",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:x",
+        "127.0.0.1:-1",
+        "localhost:80",
+        "::1:80",
+        "[::1]",
+        "[::1:80",
+        "::1]:80",
+        "[]:80",
+        "[127.0.0.1]:80",
+        "1.2.3:80",
+        "256.0.0.1:80",
+        "[::1]x:80",
+        " 127.0.0.1:80",
+        "127.0.0.1: 80",
+    };
+    struct server_endpoint ep;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (server_parse_endpoint(bad[i], &ep) != -EINVAL)
+            fail_msg("accepted '%s'", bad[i]);
+    }
 }
 
 static void test_server_opts_version_and_worker(void **state)
@@ -214,6 +297,12 @@ static void test_server_help_text(void **state)
                                           "--idle-timeout SECONDS",
                                           "--shutdown-timeout SECONDS",
                                           "--seed N"};
+    static const char agent_line[] =
+        "\n--agent ADDR:PORT        HAProxy agent-check endpoint (up ready / "
+        "drain on stop)\n";
+    static const char drain_line[] =
+        "\n--drain-timeout SECONDS  with --agent: longest wait for the "
+        "balancer at stop (default 2)\n";
 
     (void)state;
     assert_int_equal(strncmp(server_help, server_usage, strlen(server_usage)),
@@ -224,6 +313,9 @@ static void test_server_help_text(void **state)
         assert_non_null(strstr(server_help, options[i]));
     assert_non_null(strstr(server_help, WORKER_HELP));
     assert_non_null(strstr(server_help, VERSION_HELP));
+    /* DESIGN.md section 3's exact lines for the balancer options. */
+    assert_non_null(strstr(server_help, agent_line));
+    assert_non_null(strstr(server_help, drain_line));
 }
 
 int main(void)
@@ -236,6 +328,9 @@ int main(void)
         cmocka_unit_test(test_server_opts_rejects),
         cmocka_unit_test(test_opts_parse_u64_bounds),
         cmocka_unit_test(test_server_help_text),
+        cmocka_unit_test(test_server_opts_agent),
+        cmocka_unit_test(test_server_parse_endpoint_accepts),
+        cmocka_unit_test(test_server_parse_endpoint_rejects),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
