@@ -23,6 +23,8 @@ const char server_help[] =
     "never)\n"
     "--shutdown-timeout SECONDS  grace for in-flight exchanges on shutdown "
     "(default 30)\n"
+    "--metrics ADDR:PORT      serve Prometheus metrics at "
+    "http://ADDR:PORT/metrics\n"
     "--seed N                 reproducible shuffle/random (testing)\n";
 
 enum {
@@ -34,6 +36,7 @@ enum {
     O_IDLE,
     O_SHUTDOWN,
     O_SEED,
+    O_METRICS,
 };
 
 static const struct opt_def server_defs[] = {
@@ -45,6 +48,7 @@ static const struct opt_def server_defs[] = {
     {"idle-timeout", 0, true, O_IDLE},
     {"shutdown-timeout", 0, true, O_SHUTDOWN},
     {"seed", 0, true, O_SEED},
+    {"metrics", 0, true, O_METRICS},
     {NULL, 0, false, 0},
 };
 
@@ -104,6 +108,13 @@ static enum opts_result server_opt(void *ctx, int id, const char *arg,
             return opts_bad_value(err, errlen, "bind address", arg,
                                   "an IP address or host name");
         o->bind_addr = arg;
+        return OPTS_OK;
+    case O_METRICS:
+        if (opts_parse_hostport(arg, o->metrics_host, sizeof(o->metrics_host),
+                                &o->metrics_port) < 0)
+            return opts_bad_value(err, errlen, "metrics address", arg,
+                                  "ADDR:PORT or [IPV6]:PORT, port 0..65535");
+        o->metrics_set = true;
         return OPTS_OK;
     default:
         return number_opt(o, id, arg, err, errlen);

@@ -11,6 +11,9 @@
 
 #include "opts.h"
 
+/* Longest host name or address in an ADDR:PORT option, with its NUL. */
+#define SERVER_HOST_MAX 256
+
 /* Options of tcp_server (DESIGN.md section 3). */
 struct server_opts {
     unsigned port;         /* 0 asks the kernel for a free port */
@@ -21,6 +24,10 @@ struct server_opts {
     double shutdown_timeout; /* seconds, 0 = wait forever */
     bool seed_set;
     uint64_t seed;
+    /* --metrics ADDR:PORT: the Prometheus endpoint, off unless set. */
+    bool metrics_set;
+    char metrics_host[SERVER_HOST_MAX];
+    unsigned metrics_port;
 };
 
 #define SERVER_DEFAULT_PORT             8083

@@ -177,14 +177,38 @@ static int open_listener(const struct server_opts *o)
     return fd;
 }
 
+/*
+ * Opens the --metrics listener (-1 without the option) and logs its
+ * address; -2 after printing why it failed.
+ */
+static int open_metrics(const struct server_opts *o)
+{
+    char err[256], where[NET_ADDRSTRLEN];
+    int fd;
+
+    if (!o->metrics_set)
+        return -1;
+    fd = net_listen(o->metrics_host, o->metrics_port);
+    if (fd < 0) {
+        net_error_message(fd, NET_OP_LISTEN, o->metrics_host, o->metrics_port,
+                          err, sizeof(err));
+        fprintf(stderr, "tcp_server: metrics: %s\n", err);
+        return -2;
+    }
+    if (net_local_addr(fd, where, sizeof(where)) >= 0)
+        log_info("serving metrics on http://%s/metrics", where);
+    return fd;
+}
+
 /* What supervisor_run needs, the workers' options among it. */
 static void make_config(struct supervisor_config *cfg,
                         const struct server_opts *o, const char *path,
-                        int listen_fd)
+                        int listen_fd, int metrics_fd)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->worker_path = path;
     cfg->listen_fd = listen_fd;
+    cfg->metrics_fd = metrics_fd;
     cfg->workers = o->workers;
     worker_cmd_init(&cfg->worker);
     cfg->worker.verbose = o->verbose;
@@ -216,7 +240,7 @@ int main(int argc, char **argv)
     struct supervisor_config cfg;
     struct server_opts o;
     char err[512], path[PATH_MAX];
-    int listen_fd, status, r;
+    int listen_fd, metrics_fd, status, r;
 
     hold_signals();
     switch (server_opts_parse(&o, argc, argv, err, sizeof(err))) {
@@ -255,7 +279,12 @@ int main(int argc, char **argv)
     if (listen_fd < 0)
         return EXIT_FAILURE;
 
-    make_config(&cfg, &o, path, listen_fd);
+    metrics_fd = open_metrics(&o);
+    if (metrics_fd == -2) {
+        close(listen_fd);
+        return EXIT_FAILURE;
+    }
+    make_config(&cfg, &o, path, listen_fd, metrics_fd);
 
     status = supervisor_run(&cfg, err, sizeof(err));
     if (status < 0) {

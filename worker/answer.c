@@ -23,11 +23,15 @@
 static const uint8_t error_response[PROTO_HEADER_LEN + PROTO_ERROR_LEN] = {
     0, 0, 0, PROTO_ERROR_LEN, 'e', 'r', 'r', 'o', 'r'};
 
+/* Counts of connections whose owner wants none. */
+static struct wstats unread_stats;
+
 void answer_init(struct answer *a, struct outq *out, struct rng *rng)
 {
     memset(a, 0, sizeof(*a));
     a->out = out;
     a->rng = rng;
+    a->stats = &unread_stats;
     proto_parser_init(&a->parser);
 }
 
@@ -52,6 +56,24 @@ static int emit_header(struct answer *a, uint32_t len)
     return outq_add_copy(a->out, h, sizeof(h));
 }
 
+static enum wstats_action stats_action(unsigned action)
+{
+    switch (action) {
+    case PROTO_UPPERCASE:
+        return WSTATS_UPPERCASE;
+    case PROTO_LOWERCASE:
+        return WSTATS_LOWERCASE;
+    case PROTO_REVERSE:
+        return WSTATS_REVERSE;
+    case PROTO_SHUFFLE:
+        return WSTATS_SHUFFLE;
+    case PROTO_RANDOM:
+        return WSTATS_RANDOM;
+    default:
+        return WSTATS_INVALID;
+    }
+}
+
 static int on_begin(struct answer *a, const struct proto_event *ev,
                     uint8_t *hdr)
 {
@@ -61,6 +83,8 @@ static int on_begin(struct answer *a, const struct proto_event *ev,
     a->inplace = NULL;
     a->body_len = 0;
     a->requests++;
+    /* A plain add to shared memory: no system call per request. */
+    wstats_add(&a->stats->requests[stats_action(ev->action)], 1);
     switch (ev->action) {
     case PROTO_UPPERCASE:
     case PROTO_LOWERCASE:

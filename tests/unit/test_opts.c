@@ -158,6 +158,75 @@ static void test_server_opts_rejects(void **state)
     expect_usage(ARGV("-p", "80", "--", "-v"), "-v");
     expect_usage(ARGV("--verbose=1"), "--verbose");
     expect_usage(ARGV("-b", ""), "bind");
+    expect_usage(ARGV("--metrics", "9183"), "9183");
+    expect_usage(ARGV("--metrics", "::1:9183"), "metrics");
+    expect_usage(ARGV("--metrics", "127.0.0.1:99999"), "99999");
+    expect_usage(ARGV("--metrics"), "--metrics");
+}
+
+static void test_server_opts_metrics(void **state)
+{
+    struct server_opts o;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(parse(&o, ARGV("-p", "1"), err), OPTS_OK);
+    assert_false(o.metrics_set);
+    assert_int_equal(parse(&o, ARGV("--metrics", "127.0.0.1:9183"), err),
+                     OPTS_OK);
+    assert_true(o.metrics_set);
+    assert_string_equal(o.metrics_host, "127.0.0.1");
+    assert_int_equal(o.metrics_port, 9183);
+    assert_int_equal(parse(&o, ARGV("--metrics=[::1]:0"), err), OPTS_OK);
+    assert_string_equal(o.metrics_host, "::1");
+    assert_int_equal(o.metrics_port, 0);
+}
+
+static void expect_hostport(const char *in, int want, const char *host,
+                            unsigned port)
+{
+    char h[16] = "untouched";
+    unsigned p = 12345;
+    int r = opts_parse_hostport(in, h, sizeof(h), &p);
+
+    if (r != want)
+        fail_msg("'%s': got %d, want %d", in ? in : "(null)", r, want);
+    if (want == 0) {
+        assert_string_equal(h, host);
+        assert_int_equal(p, port);
+    } else {
+        /* Nothing is written on failure. */
+        assert_string_equal(h, "untouched");
+        assert_int_equal(p, 12345);
+    }
+}
+
+static void test_opts_parse_hostport(void **state)
+{
+    (void)state;
+    expect_hostport("127.0.0.1:9183", 0, "127.0.0.1", 9183);
+    expect_hostport("localhost:0", 0, "localhost", 0);
+    expect_hostport("[::1]:65535", 0, "::1", 65535);
+    expect_hostport("[fe80::1%lo]:80", 0, "fe80::1%lo", 80);
+    expect_hostport("[::]:1", 0, "::", 1);
+    expect_hostport(NULL, -EINVAL, NULL, 0);
+    expect_hostport("", -EINVAL, NULL, 0);
+    expect_hostport("9183", -EINVAL, NULL, 0);
+    expect_hostport(":9183", -EINVAL, NULL, 0);
+    expect_hostport("host:", -EINVAL, NULL, 0);
+    expect_hostport("::1:80", -EINVAL, NULL, 0);
+    expect_hostport("[::1]80", -EINVAL, NULL, 0);
+    expect_hostport("[::1:80", -EINVAL, NULL, 0);
+    expect_hostport("[]:80", -EINVAL, NULL, 0);
+    expect_hostport("[a[b]:80", -EINVAL, NULL, 0);
+    expect_hostport("a]:80", -EINVAL, NULL, 0);
+    expect_hostport("host:+80", -EINVAL, NULL, 0);
+    expect_hostport("host: 80", -EINVAL, NULL, 0);
+    expect_hostport("host:80x", -EINVAL, NULL, 0);
+    expect_hostport("host:65536", -ERANGE, NULL, 0);
+    /* The host must fit the buffer with its NUL (16 bytes here). */
+    expect_hostport("123456789012345:1", 0, "123456789012345", 1);
+    expect_hostport("1234567890123456:1", -ERANGE, NULL, 0);
 }
 
 static void test_opts_parse_u64_bounds(void **state)
@@ -184,7 +253,10 @@ static void test_server_help_text(void **state)
                                           "-w N, --workers N",
                                           "--idle-timeout SECONDS",
                                           "--shutdown-timeout SECONDS",
-                                          "--seed N"};
+                                          "--seed N",
+                                          "--metrics ADDR:PORT      serve "
+                                          "Prometheus metrics at "
+                                          "http://ADDR:PORT/metrics\n"};
 
     (void)state;
     assert_int_equal(strncmp(server_help, server_usage, strlen(server_usage)),
@@ -204,6 +276,8 @@ int main(void)
         cmocka_unit_test(test_server_opts_rejects),
         cmocka_unit_test(test_opts_parse_u64_bounds),
         cmocka_unit_test(test_server_help_text),
+        cmocka_unit_test(test_server_opts_metrics),
+        cmocka_unit_test(test_opts_parse_hostport),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
