@@ -76,6 +76,7 @@ static void write_cb(uv_write_t *req, int status)
 {
     struct metrics_conn *c = req->data;
 
+    c->shutdown_req.data = c;
     if (status < 0 ||
         uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, shutdown_cb) < 0)
         conn_close(c);
@@ -195,14 +196,15 @@ static int conn_start(struct metrics_http *h, uv_stream_t *server,
     int r;
 
     c->h = h;
-    c->tcp.data = c->timer.data = c;
     r = uv_tcp_init(server->loop, &c->tcp);
     if (r < 0)
         return r;
+    c->tcp.data = c;
     c->open_handles = 1;
     r = uv_timer_init(server->loop, &c->timer);
     if (r < 0)
         return r;
+    c->timer.data = c;
     c->open_handles = 2;
     r = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (r == 0)
