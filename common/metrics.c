@@ -14,8 +14,8 @@
 
 static const char *const state_names[METRICS_STATE_N] = {"ready", "starting",
                                                          "busy"};
-static const char *const restart_names[METRICS_RESTART_N] = {
-    "crash", "startup", "reload"};
+static const char *const restart_names[METRICS_RESTART_N] = {"crash", "startup",
+                                                             "reload"};
 static const char *const close_names[WSTATS_CLOSE_N] = {
     "client", "idle", "keepalive", "slow", "error", "shutdown"};
 static const char *const action_names[WSTATS_ACTION_N] = {
@@ -73,9 +73,8 @@ static void process(struct expo *e, const char *name, const char *type,
 
 static void render_workers(struct expo *e, const struct metrics_snapshot *m)
 {
-    labelled(e, "tcp_server_workers", "gauge",
-             "Worker processes by state.", "state", state_names, m->workers,
-             ARRAY_LEN(state_names));
+    labelled(e, "tcp_server_workers", "gauge", "Worker processes by state.",
+             "state", state_names, m->workers, ARRAY_LEN(state_names));
     labelled(e, "tcp_server_worker_restarts_total", "counter",
              "Workers started again, by reason.", "reason", restart_names,
              m->restarts, ARRAY_LEN(restart_names));
@@ -96,8 +95,8 @@ static void render_traffic(struct expo *e, const struct metrics_snapshot *m)
              "Client connections closed by the server's workers, by reason.",
              "reason", close_names, m->closed, ARRAY_LEN(close_names));
     labelled(e, "tcp_server_requests_total", "counter",
-             "Requests begun, by action.", "action", action_names,
-             m->requests, ARRAY_LEN(action_names));
+             "Requests begun, by action.", "action", action_names, m->requests,
+             ARRAY_LEN(action_names));
     single(e, "tcp_server_received_bytes_total", "counter",
            "Bytes received from clients.", m->received_bytes);
     single(e, "tcp_server_sent_bytes_total", "counter",
@@ -110,8 +109,7 @@ static void render_process(struct expo *e, const struct metrics_snapshot *m)
             "Start time of the process since unix epoch in seconds.",
             m->start_time_seconds);
     process(e, "process_cpu_seconds_total", "counter",
-            "Total user and system CPU time spent in seconds.",
-            m->cpu_seconds);
+            "Total user and system CPU time spent in seconds.", m->cpu_seconds);
     process(e, "process_resident_memory_bytes", "gauge",
             "Resident memory size in bytes.", m->resident_bytes);
     process(e, "process_open_fds", "gauge", "Number of open file descriptors.",

@@ -70,7 +70,7 @@
     X(stats_fd, FD, "stats-fd", 0, "FD", false, -1, 1u << 20, "descriptor",    \
       "a number")                                                              \
     X(stats_block, UINT, "stats-block", 0, "N", false, 0,                      \
-      SERVER_MAX_WORKERS * WSTATS_PER_SLOT - 1, "stats block", "0..1023")      \
+      SERVER_MAX_WORKERS *WSTATS_PER_SLOT - 1, "stats block", "0..1023")       \
     X(seed, U64, "seed", 0, "N", false, 0, UINT64_MAX, "seed",                 \
       "an integer 0..18446744073709551615")                                    \
     X(verbose, COUNT, "verbose", 'v', NULL, false, 0, 4, "", "")

@@ -67,8 +67,8 @@ static void check_prefix(const uint8_t *buf, size_t n,
                    "complete prefix of %zu disagrees with the whole", n);
     }
     if (whole == HTTPREQ_COMPLETE && n >= r->head_len)
-        FUZZ_CHECK(st == HTTPREQ_COMPLETE, "prefix of %zu past the head: %d",
-                   n, st);
+        FUZZ_CHECK(st == HTTPREQ_COMPLETE, "prefix of %zu past the head: %d", n,
+                   st);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -108,7 +108,8 @@ static void set_stdio(uv_stdio_container_t stdio[CHILD_STDIO], int listen_fd,
     stdio[WORKER_CMD_LISTEN_FD].data.fd = listen_fd;
     stdio[WORKER_CMD_READY_FD].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[WORKER_CMD_READY_FD].data.stream = (uv_stream_t *)ready_pipe;
-    stdio[WORKER_CMD_STATS_FD].flags = stats_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+    stdio[WORKER_CMD_STATS_FD].flags =
+        stats_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
     stdio[WORKER_CMD_STATS_FD].data.fd = stats_fd;
 }
 

@@ -144,8 +144,8 @@ static void alloc_cb(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 
     (void)suggested;
     /* A full buffer gives a zero-length one: the read fails (UV_ENOBUFS). */
-    *buf = uv_buf_init((char *)c->in + c->len,
-                       (unsigned)(sizeof(c->in) - c->len));
+    *buf =
+        uv_buf_init((char *)c->in + c->len, (unsigned)(sizeof(c->in) - c->len));
 }
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)

@@ -597,8 +597,7 @@ static int start_metrics(struct supervisor *sup, char *err, size_t errlen)
 
     if (sup->cfg->metrics_fd < 0)
         return 0;
-    r = stats_shm_open(&sup->shm,
-                       (size_t)sup->cfg->workers * WSTATS_PER_SLOT);
+    r = stats_shm_open(&sup->shm, (size_t)sup->cfg->workers * WSTATS_PER_SLOT);
     if (r < 0) {
         close(sup->cfg->metrics_fd);
         snprintf(err, errlen, "cannot create the counters' memory: %s",

@@ -120,8 +120,8 @@ static void map_stats(struct serve_ctx *ctx, int fd, unsigned block)
     if ((uint64_t)st.st_size < ((uint64_t)block + 1) * sizeof(*blocks))
         fatalx("counter block %u is beyond the memfd on descriptor %d", block,
                fd);
-    blocks = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-                  MAP_SHARED, fd, 0);
+    blocks = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                  fd, 0);
     if (blocks == MAP_FAILED)
         fatal("cannot map the counters on descriptor %d", fd);
     close(fd);

@@ -60,7 +60,8 @@ void serve_ctx_close(struct serve_ctx *ctx);
 /*
  * Serves the connected, non-blocking socket fd until the client closes, an
  * error or timeout ends it, or a graceful stop completes it. Closes nothing:
- * the caller closes fd. Returns why it ended. peer names the client in log lines.
+ * the caller closes fd. Returns why it ended. peer names the client in log
+ * lines.
  */
 enum serve_close serve_conn(struct serve_ctx *ctx, int fd, const char *peer);
 

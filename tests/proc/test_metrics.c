@@ -65,9 +65,7 @@ static char *settled(unsigned mport)
 static struct harness_proc *start(struct harness *h, unsigned *mport)
 {
     static char addr[64];
-    const char *extra[] = {"-w",        "1",  "--idle-timeout",
-                           "1",         NULL, NULL,
-                           NULL};
+    const char *extra[] = {"-w", "1", "--idle-timeout", "1", NULL, NULL, NULL};
     int port = wire_free_port();
     struct harness_proc *p;
     double last;
@@ -126,8 +124,8 @@ static void expect_series(const char *body, const char *series, double want)
 }
 
 /* series in body is its value in base plus delta. */
-static void expect_delta(const char *body, const char *base,
-                         const char *series, double delta)
+static void expect_delta(const char *body, const char *base, const char *series,
+                         double delta)
 {
     double b = NAN;
 
@@ -317,21 +315,19 @@ static void test_metrics_bad_head(void **state)
     close(fd);
 
     /* Binary garbage: 400, then closed. */
-    assert_int_equal(scrape_http(mp, garbage, sizeof(garbage) - 1, &resp,
-                                 WAIT_MS),
-                     0);
+    assert_int_equal(
+        scrape_http(mp, garbage, sizeof(garbage) - 1, &resp, WAIT_MS), 0);
     assert_int_equal(strncmp(resp, "HTTP/1.1 400 ", 13), 0);
     free(resp);
 
     /* Another path and another method. */
-    assert_int_equal(scrape_http(mp, "GET / HTTP/1.0\r\n\r\n", 18, &resp,
-                                 WAIT_MS),
-                     0);
+    assert_int_equal(
+        scrape_http(mp, "GET / HTTP/1.0\r\n\r\n", 18, &resp, WAIT_MS), 0);
     assert_int_equal(strncmp(resp, "HTTP/1.1 404 ", 13), 0);
     free(resp);
-    assert_int_equal(scrape_http(mp, "PUT /metrics HTTP/1.0\r\n\r\n", 25,
-                                 &resp, WAIT_MS),
-                     0);
+    assert_int_equal(
+        scrape_http(mp, "PUT /metrics HTTP/1.0\r\n\r\n", 25, &resp, WAIT_MS),
+        0);
     assert_int_equal(strncmp(resp, "HTTP/1.1 405 ", 13), 0);
     assert_non_null(strstr(resp, "\r\nAllow: GET, HEAD\r\n"));
     free(resp);
@@ -408,8 +404,7 @@ static void test_metrics_crowd(void **state)
             silent = i;
             continue;
         }
-        assert_int_equal(wire_send_all(crowd[i], get, sizeof(get) - 1,
-                                       WAIT_MS),
+        assert_int_equal(wire_send_all(crowd[i], get, sizeof(get) - 1, WAIT_MS),
                          0);
         assert_int_equal(wire_recv_exact(crowd[i], reply, 13, WAIT_MS), 13);
         assert_int_equal(memcmp(reply, "HTTP/1.1 200 ", 13), 0);
@@ -422,8 +417,8 @@ static void test_metrics_crowd(void **state)
     close_crowd();
 
     wait_value(mp, "tcp_server_generation", 2);
-    assert_true(value(mp, "tcp_server_worker_restarts_total{reason=\"crash\"}") ==
-                1);
+    assert_true(
+        value(mp, "tcp_server_worker_restarts_total{reason=\"crash\"}") == 1);
     assert_true(
         value(mp, "tcp_server_worker_restarts_total{reason=\"reload\"}") == 1);
     assert_int_equal(harness_stop(p), 0);
@@ -477,8 +472,8 @@ static void test_metrics_promtool(void **state)
     assert_int_equal(fclose(f), 0);
     status = run_with_stdin(argv, path, out);
     if (status != 0 && harness_read_file(out, &text, &len) == 0)
-        fail_msg("promtool check metrics: status %d:\n%s\nscrape:\n%s",
-                 status, text, body);
+        fail_msg("promtool check metrics: status %d:\n%s\nscrape:\n%s", status,
+                 text, body);
     assert_int_equal(status, 0);
     free(body);
     assert_int_equal(harness_stop(p), 0);
@@ -559,8 +554,8 @@ static void test_metrics_prometheus(void **state)
     }
     wait_query((unsigned)pport, "up", up, 2);
     wait_query((unsigned)pport,
-               "tcp_server_requests_total%7Baction%3D%22uppercase%22%7D",
-               upper, 2);
+               "tcp_server_requests_total%7Baction%3D%22uppercase%22%7D", upper,
+               2);
     assert_int_equal(harness_stop(prom), 0);
     assert_int_equal(harness_stop(p), 0);
 }
@@ -582,8 +577,8 @@ int main(void)
                                         harness_teardown),
 #endif
 #ifdef PROMETHEUS_BIN
-        cmocka_unit_test_setup_teardown(test_metrics_prometheus,
-                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_prometheus, harness_setup,
+                                        harness_teardown),
 #endif
     };
 

@@ -49,8 +49,7 @@ static void test_httpreq_complete(void **state)
     assert_int_equal(parse("GET /metrics/ HTTP/1.1\r\n\r\n", &r),
                      HTTPREQ_COMPLETE);
     assert_int_equal(httpreq_route(&r), 404);
-    assert_int_equal(parse("DELETE /x HTTP/1.1\r\n\r\n", &r),
-                     HTTPREQ_COMPLETE);
+    assert_int_equal(parse("DELETE /x HTTP/1.1\r\n\r\n", &r), HTTPREQ_COMPLETE);
     assert_int_equal(httpreq_route(&r), 404);
 }
 
@@ -63,8 +62,7 @@ static void test_httpreq_every_prefix_incomplete(void **state)
 
     (void)state;
     for (size_t n = 0; n < strlen(get); n++) {
-        enum httpreq_status st =
-            httpreq_parse((const uint8_t *)get, n, &r);
+        enum httpreq_status st = httpreq_parse((const uint8_t *)get, n, &r);
 
         if (st != HTTPREQ_INCOMPLETE)
             fail_msg("prefix of %zu bytes: %d", n, st);
@@ -77,7 +75,7 @@ static void test_httpreq_bad(void **state)
     static const char *const bad[] = {
         "\x16\x03\x01\x02\x00", /* a TLS hello */
         "\x00\x01\x02",
-        "GET",                    /* still fine ... */
+        "GET", /* still fine ... */
         "GET  /metrics HTTP/1.1\r\n\r\n",
         "GET metrics HTTP/1.1\r\n\r\n",
         "GET /metrics HTTP/2.0\r\n\r\n",
@@ -104,8 +102,7 @@ static void test_httpreq_bad(void **state)
     }
     /* Garbage is refused before any line end arrives. */
     assert_int_equal(parse("GE\x01", &r), HTTPREQ_BAD);
-    assert_int_equal(parse("GET /metrics HTTP/1.1\r\nA\x02", &r),
-                     HTTPREQ_BAD);
+    assert_int_equal(parse("GET /metrics HTTP/1.1\r\nA\x02", &r), HTTPREQ_BAD);
     assert_int_equal(parse("GET /metrics HTX", &r), HTTPREQ_BAD);
 }
 
