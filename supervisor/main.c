@@ -200,6 +200,24 @@ static int open_metrics(const struct server_opts *o)
     return fd;
 }
 
+/*
+ * The service's listener, then the metrics one (-1 without --metrics),
+ * before any worker exists. 0, or -1 after printing why (nothing open).
+ */
+static int open_sockets(const struct server_opts *o, int *listen_fd,
+                        int *metrics_fd)
+{
+    *listen_fd = open_listener(o);
+    if (*listen_fd < 0)
+        return -1;
+    *metrics_fd = open_metrics(o);
+    if (*metrics_fd == -2) {
+        close(*listen_fd);
+        return -1;
+    }
+    return 0;
+}
+
 /* What supervisor_run needs, the workers' options among it. */
 static void make_config(struct supervisor_config *cfg,
                         const struct server_opts *o, const char *path,
@@ -275,15 +293,8 @@ int main(int argc, char **argv)
     }
     log_debug("worker binary: %s", path);
 
-    listen_fd = open_listener(&o);
-    if (listen_fd < 0)
+    if (open_sockets(&o, &listen_fd, &metrics_fd) < 0)
         return EXIT_FAILURE;
-
-    metrics_fd = open_metrics(&o);
-    if (metrics_fd == -2) {
-        close(listen_fd);
-        return EXIT_FAILURE;
-    }
     make_config(&cfg, &o, path, listen_fd, metrics_fd);
 
     status = supervisor_run(&cfg, err, sizeof(err));
