@@ -118,10 +118,9 @@ enum httpreq_status httpreq_parse(const uint8_t *buf, size_t len,
         size_t end = nl != NULL ? (size_t)(nl - buf) : len;
         size_t n = end - start;
 
-        if (nl != NULL && n > 0 && buf[end - 1] == '\r')
+        /* The CR of a line end, or of one whose LF is still on its way. */
+        if (n > 0 && buf[end - 1] == '\r')
             n--;
-        else if (nl == NULL && n > 0 && buf[len - 1] == '\r')
-            n--; /* the CR of a line end still on its way */
         if (nl != NULL && n == 0 && !first) {
             req->head_len = end + 1;
             return HTTPREQ_COMPLETE;

@@ -221,8 +221,7 @@ static void expect_no_decrease(const char *before, const char *after)
 
         if (line[0] != '#' && sp != NULL && (size_t)(sp - line) < 256 &&
             strstr(line, "_total") != NULL && strstr(line, "_total") < sp) {
-            memcpy(series, line, (size_t)(sp - line));
-            series[sp - line] = '\0';
+            snprintf(series, sizeof(series), "%.*s", (int)(sp - line), line);
             assert_int_equal(scrape_value(before, series, &a), 0);
             if (scrape_value(after, series, &b) < 0 || b < a)
                 fail_msg("%s went from %g to %g", series, a, b);
@@ -301,6 +300,7 @@ static void test_metrics_bad_head(void **state)
     unsigned mp;
     struct harness_proc *p = start(h, &mp);
     static char big[10 * 1024 + 64];
+    static const char start_line[] = "GET /metrics HTTP/1.1\r\nX-Big: ";
     static const char garbage[] = "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03";
     char *resp = NULL;
     int fd;
@@ -309,7 +309,7 @@ static void test_metrics_bad_head(void **state)
     fd = scrape_connect(mp);
     assert_true(fd >= 0);
     memset(big, 'a', sizeof(big));
-    memcpy(big, "GET /metrics HTTP/1.1\r\nX-Big: ", 30);
+    memcpy(big, start_line, sizeof(start_line) - 1);
     send_some(fd, big, sizeof(big));
     assert_int_equal(wire_wait_closed(fd, WAIT_MS), 0);
     close(fd);
