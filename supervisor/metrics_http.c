@@ -29,7 +29,7 @@ struct metrics_conn {
     unsigned open_handles;
     bool closing;
     size_t len;
-    struct metrics_conn *prev, *next;
+    unsigned slot; /* its place in h->conns */
     uint8_t in[METRICS_HTTP_REQ_MAX];
     char out[HEAD_MAX + METRICS_TEXT_MAX];
 };
@@ -41,12 +41,7 @@ static void conn_closed_cb(uv_handle_t *handle)
 
     if (--c->open_handles > 0)
         return;
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        h->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    h->conns[c->slot] = NULL;
     h->active--;
     free(c);
 }
@@ -229,18 +224,15 @@ static void connection_cb(uv_stream_t *server, int status)
         refuse(server);
         return;
     }
-    c->next = h->conns;
-    if (h->conns != NULL)
-        h->conns->prev = c;
-    h->conns = c;
+    while (h->conns[c->slot] != NULL)
+        c->slot++; /* a free one exists: active < METRICS_HTTP_MAX_CONNS */
+    h->conns[c->slot] = c;
     h->active++;
     r = conn_start(h, server, c);
     if (r < 0) {
         log_warnx("metrics: cannot serve a connection: %s", uv_strerror(r));
         if (c->open_handles == 0) {
-            h->conns = c->next;
-            if (c->next != NULL)
-                c->next->prev = NULL;
+            h->conns[c->slot] = NULL;
             h->active--;
             free(c);
         } else if (c->open_handles == 1) {
@@ -281,6 +273,8 @@ void metrics_http_close(struct metrics_http *h)
         return;
     if (!uv_is_closing((uv_handle_t *)&h->listener))
         uv_close((uv_handle_t *)&h->listener, NULL);
-    for (struct metrics_conn *c = h->conns; c != NULL; c = c->next)
-        conn_close(c);
+    for (unsigned i = 0; i < METRICS_HTTP_MAX_CONNS; i++) {
+        if (h->conns[i] != NULL)
+            conn_close(h->conns[i]);
+    }
 }

@@ -30,8 +30,9 @@ struct metrics_http {
     uv_tcp_t listener;
     metrics_http_render_fn render;
     void *ctx;
-    unsigned active;            /* connections being served */
-    struct metrics_conn *conns; /* those connections */
+    unsigned active; /* connections being served */
+    /* Those connections, in the slots they took; NULL when free. */
+    struct metrics_conn *conns[METRICS_HTTP_MAX_CONNS];
     bool started;
 };
 

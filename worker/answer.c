@@ -61,41 +61,15 @@ static int emit_header(struct answer *a, uint32_t len)
  * a switch, because this runs once per request and the values 1, 2, 4, 8,
  * 16 would compile to a chain of comparisons.
  */
+/* clang-format off */
 #define I_ WSTATS_INVALID
 static const uint8_t stats_action[1u << PROTO_ACTION_BITS] = {
-    I_,
-    WSTATS_UPPERCASE,
-    WSTATS_LOWERCASE,
-    I_,
-    WSTATS_REVERSE,
-    I_,
-    I_,
-    I_,
-    WSTATS_SHUFFLE,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    WSTATS_RANDOM,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
-    I_,
+    I_, WSTATS_UPPERCASE, WSTATS_LOWERCASE, I_, WSTATS_REVERSE, I_, I_, I_,
+    WSTATS_SHUFFLE, I_, I_, I_, I_, I_, I_, I_,
+    WSTATS_RANDOM, I_, I_, I_, I_, I_, I_, I_,
+    I_, I_, I_, I_, I_, I_, I_, I_,
 };
+/* clang-format on */
 #undef I_
 _Static_assert(PROTO_UPPERCASE == 1 && PROTO_LOWERCASE == 2 &&
                    PROTO_REVERSE == 4 && PROTO_SHUFFLE == 8 &&
