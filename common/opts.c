@@ -199,3 +199,43 @@ int opts_parse_seconds(const char *s, double max, double *out)
     *out = v;
     return 0;
 }
+
+int opts_parse_hostport(const char *s, char *host, size_t hostlen,
+                        unsigned *port)
+{
+    const char *h, *colon;
+    size_t hlen;
+    uint64_t v;
+    int r;
+
+    if (s == NULL)
+        return -EINVAL;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || close[1] != ':')
+            return -EINVAL;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strchr(s, ':');
+        /* An unbracketed host with a colon of its own is ambiguous. */
+        if (colon == NULL || strchr(colon + 1, ':') != NULL)
+            return -EINVAL;
+        h = s;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || memchr(h, '[', hlen) != NULL ||
+        memchr(h, ']', hlen) != NULL)
+        return -EINVAL;
+    r = opts_parse_u64(colon + 1, 0, 65535, &v);
+    if (r < 0)
+        return r;
+    if (hlen >= hostlen)
+        return -ERANGE;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (unsigned)v;
+    return 0;
+}

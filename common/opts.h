@@ -54,6 +54,16 @@ int opts_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Parses non-negative decimal seconds (e.g. "2", "0.25") up to max. */
 int opts_parse_seconds(const char *s, double max, double *out);
 
+/*
+ * Parses "HOST:PORT" or "[IPV6]:PORT" (the brackets are required around an
+ * IPv6 address, which has colons of its own) into host (NUL-terminated,
+ * without the brackets) and *port (0..65535). HOST must be non-empty; it is
+ * not resolved here. Returns 0, -EINVAL for a malformed value, or -ERANGE
+ * for a port out of range or a host that does not fit hostlen.
+ */
+int opts_parse_hostport(const char *s, char *host, size_t hostlen,
+                        unsigned *port);
+
 /* Outcome of a binary's parse function. */
 enum opts_result {
     OPTS_OK = 0,

@@ -5,7 +5,6 @@
  */
 #include "opts_server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +24,8 @@ const char server_help[] =
     "never)\n"
     "--shutdown-timeout SECONDS  grace for in-flight exchanges on shutdown "
     "(default 30)\n"
+    "--metrics ADDR:PORT      serve Prometheus metrics at "
+    "http://ADDR:PORT/metrics\n"
     "--agent ADDR:PORT        HAProxy agent-check endpoint (up ready / drain "
     "on stop)\n"
     "--drain-timeout SECONDS  with --agent: longest wait for the balancer at "
@@ -47,6 +48,7 @@ enum {
     O_VERSION,
     O_AGENT,
     O_DRAIN,
+    O_METRICS,
 };
 
 /* Fields named, so each entry says what it sets (has_arg false unless
@@ -67,38 +69,26 @@ static const struct opt_def server_defs[] = {
     {.long_name = "version", .id = O_VERSION},
     {.long_name = "agent", .has_arg = true, .id = O_AGENT},
     {.long_name = "drain-timeout", .has_arg = true, .id = O_DRAIN},
+    {.long_name = "metrics", .has_arg = true, .id = O_METRICS},
     {.long_name = NULL}, /* the end */
 };
 
-int server_parse_endpoint(const char *s, struct server_endpoint *ep)
+/* An ADDR:PORT option (--agent, --metrics) into host (SERVER_HOST_MAX
+ * bytes) and port, with a port of at least min_port. */
+static enum opts_result endpoint_opt(const char *arg, char *host,
+                                     unsigned *port, bool *set,
+                                     const char *what, unsigned min_port,
+                                     char *err, size_t errlen)
 {
-    const char *colon = strrchr(s, ':');
-    const char *start = s;
-    size_t len;
-    uint64_t port;
-    unsigned char bin[16];
-    int family = AF_INET;
-
-    if (colon == NULL || opts_parse_u64(colon + 1, 1, 65535, &port) < 0)
-        return -EINVAL;
-    len = (size_t)(colon - s);
-    if (s[0] == '[') {
-        /* "[v6]:port": the bracket must close right before the colon. */
-        if (len < 2 || colon[-1] != ']')
-            return -EINVAL;
-        start = s + 1;
-        len -= 2;
-        family = AF_INET6;
-    }
-    if (len == 0 || len >= sizeof(ep->addr))
-        return -EINVAL;
-    memcpy(ep->addr, start, len);
-    ep->addr[len] = '\0';
-    /* inet_pton is pure: it parses, it never looks a name up. */
-    if (inet_pton(family, ep->addr, bin) != 1)
-        return -EINVAL;
-    ep->port = (unsigned)port;
-    return 0;
+    if (opts_parse_hostport(arg, host, SERVER_HOST_MAX, port) < 0 ||
+        *port < min_port)
+        return opts_bad_value(err, errlen, what, arg,
+                              min_port > 0 ? "ADDR:PORT or [IPV6]:PORT, port "
+                                             "1..65535"
+                                           : "ADDR:PORT or [IPV6]:PORT, port "
+                                             "0..65535");
+    *set = true;
+    return OPTS_OK;
 }
 
 /* The options whose value is a number, checked against its range. */
@@ -171,12 +161,12 @@ static enum opts_result server_opt(void *ctx, int id, const char *arg,
         o->bind_addr = arg;
         return OPTS_OK;
     case O_AGENT:
-        if (server_parse_endpoint(arg, &o->agent) < 0)
-            return opts_bad_value(err, errlen, "agent address", arg,
-                                  "ADDR:PORT, e.g. 127.0.0.1:9184 or "
-                                  "[::1]:9184");
-        o->agent_set = true;
-        return OPTS_OK;
+        /* Port 0 would serve the agent where no balancer could find it. */
+        return endpoint_opt(arg, o->agent_host, &o->agent_port, &o->agent_set,
+                            "agent address", 1, err, errlen);
+    case O_METRICS:
+        return endpoint_opt(arg, o->metrics_host, &o->metrics_port,
+                            &o->metrics_set, "metrics address", 0, err, errlen);
     default:
         return number_opt(o, id, arg, err, errlen);
     }

@@ -11,12 +11,8 @@
 
 #include "opts.h"
 
-/* An IP literal and a port, as given to --agent (ADDR:PORT, [V6]:PORT). */
-#define SERVER_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
-struct server_endpoint {
-    char addr[SERVER_ADDR_MAX]; /* without the brackets */
-    unsigned port;              /* 1..65535 */
-};
+/* Longest host name or address in an ADDR:PORT option, with its NUL. */
+#define SERVER_HOST_MAX 256
 
 /* Options of tcp_server (DESIGN.md section 3). */
 struct server_opts {
@@ -30,9 +26,14 @@ struct server_opts {
     double shutdown_timeout; /* seconds, 0 = wait forever */
     bool seed_set;
     uint64_t seed;
-    bool agent_set; /* --agent given: serve it at agent */
-    struct server_endpoint agent;
+    bool agent_set; /* --agent given: serve it at agent_host:agent_port */
+    char agent_host[SERVER_HOST_MAX];
+    unsigned agent_port;
     double drain_timeout; /* seconds, with --agent */
+    /* --metrics ADDR:PORT: the Prometheus endpoint, off unless set. */
+    bool metrics_set;
+    char metrics_host[SERVER_HOST_MAX];
+    unsigned metrics_port;
 };
 
 #define SERVER_DEFAULT_PORT             8083
@@ -44,12 +45,6 @@ struct server_opts {
 extern const char server_usage[]; /* the usage line, ending in '\n' */
 extern const char server_help[];  /* the full --help text */
 
-/*
- * Parses "ADDR:PORT" where ADDR is an IPv4 literal or an IPv6 literal in
- * brackets ("[::1]:9000") and PORT is 1..65535. No name lookup. 0 or
- * -EINVAL (*ep is then unspecified).
- */
-int server_parse_endpoint(const char *s, struct server_endpoint *ep);
 
 enum opts_result server_opts_parse(struct server_opts *o, int argc, char **argv,
                                    char *err, size_t errlen);

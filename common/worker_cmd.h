@@ -20,13 +20,17 @@
 
 #include "opts.h"
 #include "opts_server.h"
+#include "wstats.h"
 
 /*
  * Descriptors the worker starts with besides stdio: the listening socket,
- * and the write end of the readiness pipe (one byte: "about to accept").
+ * the write end of the readiness pipe (one byte: "about to accept"), and,
+ * with --metrics, the memfd of the counter blocks (wstats.h), of which the
+ * worker writes block --stats-block.
  */
 #define WORKER_CMD_LISTEN_FD 3
 #define WORKER_CMD_READY_FD  4
+#define WORKER_CMD_STATS_FD  5
 
 /*
  * X(field, kind, name, short, metavar, required, default, max, what, expect)
@@ -63,6 +67,10 @@
     X(shutdown_timeout, SECONDS, "shutdown-timeout", 0, "S", false,            \
       SERVER_DEFAULT_SHUTDOWN_TIMEOUT, OPTS_SECONDS_MAX, "shutdown timeout",   \
       "seconds, 0 = wait forever")                                             \
+    X(stats_fd, FD, "stats-fd", 0, "FD", false, -1, 1u << 20, "descriptor",    \
+      "a number")                                                              \
+    X(stats_block, UINT, "stats-block", 0, "N", false, 0,                      \
+      SERVER_MAX_WORKERS *WSTATS_PER_SLOT - 1, "stats block", "0..1023")       \
     X(seed, U64, "seed", 0, "N", false, 0, UINT64_MAX, "seed",                 \
       "an integer 0..18446744073709551615")                                    \
     X(verbose, COUNT, "verbose", 'v', NULL, false, 0, 4, "", "")

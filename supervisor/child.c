@@ -18,7 +18,7 @@
 #include "worker_cmd.h"
 
 /* stdio, then the descriptors worker_cmd.h gives the worker. */
-#define CHILD_STDIO (WORKER_CMD_READY_FD + 1)
+#define CHILD_STDIO (WORKER_CMD_STATS_FD + 1)
 
 static void close_cb(uv_handle_t *handle)
 {
@@ -92,10 +92,11 @@ static void exit_cb(uv_process_t *process, int64_t status, int term_signal)
 
 /*
  * The worker's descriptors: stdin from /dev/null, stdout and stderr shared,
- * then the listener and the readiness pipe at the numbers of worker_cmd.h.
+ * then the listener, the readiness pipe and the counter memfd (when there
+ * is one) at the numbers of worker_cmd.h.
  */
 static void set_stdio(uv_stdio_container_t stdio[CHILD_STDIO], int listen_fd,
-                      uv_pipe_t *ready_pipe)
+                      uv_pipe_t *ready_pipe, int stats_fd)
 {
     memset(stdio, 0, CHILD_STDIO * sizeof(stdio[0]));
     stdio[0].flags = UV_IGNORE;
@@ -107,10 +108,13 @@ static void set_stdio(uv_stdio_container_t stdio[CHILD_STDIO], int listen_fd,
     stdio[WORKER_CMD_LISTEN_FD].data.fd = listen_fd;
     stdio[WORKER_CMD_READY_FD].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
     stdio[WORKER_CMD_READY_FD].data.stream = (uv_stream_t *)ready_pipe;
+    stdio[WORKER_CMD_STATS_FD].flags =
+        stats_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+    stdio[WORKER_CMD_STATS_FD].data.fd = stats_fd;
 }
 
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char **args,
-                int listen_fd)
+                int listen_fd, int stats_fd)
 {
     uv_stdio_container_t stdio[CHILD_STDIO];
     uv_process_options_t options;
@@ -127,7 +131,7 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char **args,
     c->ready_pipe.data = c;
     c->open_handles = 1;
 
-    set_stdio(stdio, listen_fd, &c->ready_pipe);
+    set_stdio(stdio, listen_fd, &c->ready_pipe, stats_fd);
 
     /*
      * No UV_PROCESS_DETACHED: the worker stays in the supervisor's process

@@ -47,7 +47,8 @@ struct child {
 /*
  * Starts file with args (argv, NULL-terminated) as a worker: stdin from
  * /dev/null, stdout and stderr shared, listen_fd as fd 3, the readiness pipe
- * as fd 4, in the supervisor's process group. Set c->data and the three
+ * as fd 4, stats_fd (when >= 0: the counter memfd) as fd 5, in the
+ * supervisor's process group. Set c->data and the three
  * callbacks before the call; the rest of *c is initialised here.
  * Returns 0, or a negative errno (uv_spawn's, e.g. -ENOENT or -EACCES).
  * Once this returns, closed_cb is called exactly once, later from the loop,
@@ -56,7 +57,7 @@ struct child {
  * once.
  */
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char **args,
-                int listen_fd);
+                int listen_fd, int stats_fd);
 
 /* Sends signum to the worker; -ESRCH once it was reaped, else 0 or -errno. */
 int child_kill(struct child *c, int signum);

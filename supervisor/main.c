@@ -230,17 +230,60 @@ static int open_listener(const struct server_opts *o, char *where, size_t len)
     return fd;
 }
 
+/*
+ * Opens the --metrics listener (-1 without the option) and logs its
+ * address; -2 after printing why it failed.
+ */
+static int open_metrics(const struct server_opts *o)
+{
+    char err[256], where[NET_ADDRSTRLEN];
+    int fd;
+
+    if (!o->metrics_set)
+        return -1;
+    fd = net_listen(o->metrics_host, o->metrics_port);
+    if (fd < 0) {
+        net_error_message(fd, NET_OP_LISTEN, o->metrics_host, o->metrics_port,
+                          err, sizeof(err));
+        fprintf(stderr, "tcp_server: metrics: %s\n", err);
+        return -2;
+    }
+    if (net_local_addr(fd, where, sizeof(where)) >= 0)
+        log_info("serving metrics on http://%s/metrics", where);
+    return fd;
+}
+
+/*
+ * The service's listener (its address written to where), then the metrics
+ * one (-1 without --metrics), before any worker exists. 0, or -1 after
+ * printing why (nothing open).
+ */
+static int open_sockets(const struct server_opts *o, int *listen_fd,
+                        int *metrics_fd, char *where, size_t len)
+{
+    *listen_fd = open_listener(o, where, len);
+    if (*listen_fd < 0)
+        return -1;
+    *metrics_fd = open_metrics(o);
+    if (*metrics_fd == -2) {
+        close(*listen_fd);
+        return -1;
+    }
+    return 0;
+}
+
 /* What supervisor_run needs, the workers' options among it. */
 static void make_config(struct supervisor_config *cfg,
                         const struct server_opts *o, const char *path,
-                        int listen_fd)
+                        int listen_fd, int metrics_fd)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->worker_path = path;
     cfg->listen_fd = listen_fd;
+    cfg->metrics_fd = metrics_fd;
     cfg->workers = o->workers;
-    cfg->agent_addr = o->agent_set ? o->agent.addr : NULL;
-    cfg->agent_port = o->agent.port;
+    cfg->agent_addr = o->agent_set ? o->agent_host : NULL;
+    cfg->agent_port = o->agent_port;
     cfg->drain_timeout = o->drain_timeout;
     worker_cmd_init(&cfg->worker);
     cfg->worker.verbose = o->verbose;
@@ -273,7 +316,7 @@ int main(int argc, char **argv)
     struct server_opts o;
     struct notify notify;
     char err[512], path[PATH_MAX], where[NET_ADDRSTRLEN];
-    int listen_fd, status, r;
+    int listen_fd, metrics_fd, status, r;
 
     hold_signals();
     switch (server_opts_parse(&o, argc, argv, err, sizeof(err))) {
@@ -310,11 +353,9 @@ int main(int argc, char **argv)
     }
     log_debug("worker binary: %s", path);
 
-    listen_fd = open_listener(&o, where, sizeof(where));
-    if (listen_fd < 0)
+    if (open_sockets(&o, &listen_fd, &metrics_fd, where, sizeof(where)) < 0)
         return EXIT_FAILURE;
-
-    make_config(&cfg, &o, path, listen_fd);
+    make_config(&cfg, &o, path, listen_fd, metrics_fd);
     notify_open(&notify, where, o.workers);
     cfg.notify = &notify;
 

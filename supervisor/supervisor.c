@@ -30,6 +30,10 @@
 #include "child.h"
 #include "drain_phase.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
+#include "procstat.h"
+#include "stats_shm.h"
 #include "worker_cmd.h"
 
 /* Saturation of the failure counter; the delay is capped long before. */
@@ -57,6 +61,7 @@ struct worker {
     struct slot *slot;
     unsigned generation;
     bool retiring; /* sent SIGTERM by a reload: its exit is expected */
+    int block;     /* its counter block, or -1 */
     struct worker *prev, *next;
 };
 
@@ -75,6 +80,9 @@ struct supervisor {
     uv_timer_t shutdown_timer;
     int listen_fd; /* ours to close; -1 once closed */
     struct drain_phase drain;
+    struct stats_shm shm; /* fd -1 without --metrics */
+    struct metrics_http http;
+    uint64_t restarts[METRICS_RESTART_N];
 };
 
 static void slot_timer_cb(uv_timer_t *timer);
@@ -193,11 +201,14 @@ static void count_failure(struct slot *s)
 /* Sends SIGTERM to the slot's workers that w, now ready, replaces. */
 static void retire_older(struct slot *s, const struct worker *w)
 {
-    for (struct worker *o = s->sup->workers; o != NULL; o = o->next) {
+    struct supervisor *sup = s->sup;
+
+    for (struct worker *o = sup->workers; o != NULL; o = o->next) {
         if (o->slot != s || o == w || o->retiring ||
             o->generation >= w->generation)
             continue;
         o->retiring = true;
+        sup->restarts[METRICS_RESTART_RELOAD]++;
         log_info("worker %d (slot %u) replaced by worker %d: stopping it",
                  o->child.pid, s->index, w->child.pid);
         worker_signal(o, SIGTERM);
@@ -255,6 +266,8 @@ static void exit_while_running(struct worker *w, const char *how, bool clean)
     } else {
         log_error("worker %d %s in slot %u%s", c->pid, how, s->index,
                   c->ready ? "" : " before it became ready");
+        sup->restarts[c->ready ? METRICS_RESTART_CRASH
+                               : METRICS_RESTART_STARTUP]++;
         /* Only the newest generation's failures slow the slot's starts. */
         if (c->ready)
             s->failures = 0;
@@ -275,6 +288,8 @@ static void worker_exit_cb(struct child *c, int64_t status, int term_signal)
 
     child_describe_exit(status, term_signal, how, sizeof(how));
     list_remove(sup, w);
+    /* Reaped: the block is final until the next worker adds to it. */
+    stats_shm_give_back(&sup->shm, w->block);
     if (serving(sup) && !w->retiring)
         notify_restart(sup->cfg->notify);
     notify_state(sup);
@@ -301,6 +316,27 @@ static void worker_closed_cb(struct child *c)
 }
 
 /*
+ * Lends the worker about to start a counter block and names it in cmd;
+ * the block, or -1 (no --metrics, or every block lent).
+ */
+static int lend_block(struct supervisor *sup, struct worker_cmd *cmd)
+{
+    int b;
+
+    if (sup->shm.fd < 0)
+        return -1;
+    b = stats_shm_lend(&sup->shm);
+    if (b < 0) {
+        log_warnx("every counter block is lent: this worker's work will not "
+                  "be counted");
+        return -1;
+    }
+    cmd->stats_fd = WORKER_CMD_STATS_FD;
+    cmd->stats_block = (unsigned)b;
+    return b;
+}
+
+/*
  * Starts one worker of the current generation in slot s. 0 or a negative
  * errno (nothing started).
  */
@@ -317,13 +353,16 @@ static int worker_start(struct slot *s)
     cmd.ready_fd = WORKER_CMD_READY_FD;
     cmd.parent_pid = (long)getpid();
     cmd.slot = s->index;
-    r = worker_cmd_build(&cmd, sup->path, &args);
-    if (r < 0)
-        return r;
-
     w = calloc(1, sizeof(*w));
     if (w == NULL)
         return -ENOMEM;
+    w->block = lend_block(sup, &cmd);
+    r = worker_cmd_build(&cmd, sup->path, &args);
+    if (r < 0) {
+        stats_shm_give_back(&sup->shm, w->block);
+        free(w);
+        return r;
+    }
     w->slot = s;
     w->generation = sup->generation;
     w->child.data = w;
@@ -331,9 +370,10 @@ static int worker_start(struct slot *s)
     w->child.exit_cb = worker_exit_cb;
     w->child.closed_cb = worker_closed_cb;
 
-    r = child_spawn(&w->child, &sup->loop, sup->path, args.argv,
-                    sup->listen_fd);
+    r = child_spawn(&w->child, &sup->loop, sup->path, args.argv, sup->listen_fd,
+                    sup->shm.fd);
     if (r < 0) {
+        stats_shm_give_back(&sup->shm, w->block);
         /* Otherwise worker_closed_cb frees it once its handles are closed. */
         if (child_is_closed(&w->child))
             free(w);
@@ -359,6 +399,7 @@ static void start_failed(struct slot *s, int err)
 {
     log_error("cannot start worker %s (slot %u): %s", s->sup->path, s->index,
               uv_strerror(err));
+    s->sup->restarts[METRICS_RESTART_STARTUP]++;
     count_failure(s);
     slot_schedule(s);
 }
@@ -502,6 +543,7 @@ static void close_handles(struct supervisor *sup)
     drain_phase_close(&sup->drain);
     for (unsigned i = 0; sup->slots != NULL && i < sup->cfg->workers; i++)
         close_handle((uv_handle_t *)&sup->slots[i].timer);
+    metrics_http_close(&sup->http);
 }
 
 /* Every worker is reaped: close the handles so that uv_run returns. */
@@ -597,6 +639,54 @@ static int start_slots(struct supervisor *sup, char *err, size_t errlen)
     return 0;
 }
 
+void supervisor_metrics(const struct supervisor *sup,
+                        struct metrics_snapshot *m)
+{
+    metrics_snapshot_init(m);
+    for (const struct worker *w = sup->workers; w != NULL; w = w->next) {
+        if (!w->child.ready)
+            m->workers[METRICS_STARTING]++;
+        else if (stats_shm_busy(&sup->shm, w->block))
+            m->workers[METRICS_BUSY]++;
+        else
+            m->workers[METRICS_READY]++;
+    }
+    memcpy(m->restarts, sup->restarts, sizeof(m->restarts));
+    m->generation = sup->generation;
+    stats_shm_sum(&sup->shm, m);
+    procstat_fill(m, sup->listen_fd);
+}
+
+/* A metrics_http_render_fn; ctx is the supervisor. */
+static long render_metrics(void *ctx, char *buf, size_t cap)
+{
+    struct metrics_snapshot m;
+
+    supervisor_metrics(ctx, &m);
+    return metrics_render(&m, buf, cap);
+}
+
+/* The counter blocks and the endpoint, with --metrics. 0 or -errno. */
+static int start_metrics(struct supervisor *sup, char *err, size_t errlen)
+{
+    int r;
+
+    if (sup->cfg->metrics_fd < 0)
+        return 0;
+    r = stats_shm_open(&sup->shm, (size_t)sup->cfg->workers * WSTATS_PER_SLOT);
+    if (r < 0) {
+        close(sup->cfg->metrics_fd);
+        snprintf(err, errlen, "cannot create the counters' memory: %s",
+                 strerror(-r));
+        return r;
+    }
+    r = metrics_http_start(&sup->http, &sup->loop, sup->cfg->metrics_fd,
+                           render_metrics, sup);
+    if (r < 0)
+        snprintf(err, errlen, "cannot serve metrics: %s", uv_strerror(r));
+    return r;
+}
+
 static int setup(struct supervisor *sup, char *err, size_t errlen)
 {
     int r;
@@ -625,6 +715,9 @@ static int setup(struct supervisor *sup, char *err, size_t errlen)
                          errlen);
     if (r < 0)
         return r;
+    r = start_metrics(sup, err, errlen);
+    if (r < 0)
+        return r;
     return start_slots(sup, err, errlen);
 }
 
@@ -644,6 +737,7 @@ int supervisor_run(const struct supervisor_config *cfg, char *err,
     }
     sup->cfg = cfg;
     sup->listen_fd = cfg->listen_fd;
+    sup->shm.fd = -1;
     sup->state = SUP_RUNNING;
     sup->generation = 1;
 
@@ -665,6 +759,7 @@ int supervisor_run(const struct supervisor_config *cfg, char *err,
 
     status = r < 0 ? r : sup->exit_status;
     release_listener(sup);
+    stats_shm_close(&sup->shm);
     free(sup->slots);
     free(sup);
     return status;

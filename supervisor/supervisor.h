@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "notify.h"
+#include "metrics.h"
 #include "worker_cmd.h"
 
 /* Exit status after a graceful shutdown, and after a forced one. */
@@ -41,6 +42,9 @@ struct supervisor_config {
     const char *agent_addr;
     unsigned agent_port;
     double drain_timeout; /* seconds; with an agent only */
+    /* The metrics listener (net_listen's), owned and closed by
+     * supervisor_run; -1 without --metrics. */
+    int metrics_fd;
     /*
      * The options every worker is started with; the supervisor fills in
      * the descriptors, its own pid and the slot. worker.shutdown_timeout
@@ -60,5 +64,16 @@ struct supervisor_config {
  */
 int supervisor_run(const struct supervisor_config *cfg, char *err,
                    size_t errlen);
+
+struct supervisor;
+
+/*
+ * The numbers the metrics report, taken now: workers by state, restarts,
+ * generation, the workers' counters summed over their shared blocks, and
+ * the process figures. For any other report of the same numbers (a systemd
+ * STATUS= line); call it from the loop thread.
+ */
+void supervisor_metrics(const struct supervisor *sup,
+                        struct metrics_snapshot *m);
 
 #endif

@@ -23,11 +23,15 @@
 static const uint8_t error_response[PROTO_HEADER_LEN + PROTO_ERROR_LEN] = {
     0, 0, 0, PROTO_ERROR_LEN, 'e', 'r', 'r', 'o', 'r'};
 
+/* Counts of connections whose owner wants none. */
+static struct wstats unread_stats;
+
 void answer_init(struct answer *a, struct outq *out, struct rng *rng)
 {
     memset(a, 0, sizeof(*a));
     a->out = out;
     a->rng = rng;
+    a->stats = &unread_stats;
     proto_parser_init(&a->parser);
 }
 
@@ -52,6 +56,26 @@ static int emit_header(struct answer *a, uint32_t len)
     return outq_add_copy(a->out, h, sizeof(h));
 }
 
+/*
+ * The requests counter of each action value (5 bits): a table rather than
+ * a switch, because this runs once per request and the values 1, 2, 4, 8,
+ * 16 would compile to a chain of comparisons.
+ */
+/* clang-format off */
+#define I_ WSTATS_INVALID
+static const uint8_t stats_action[1u << PROTO_ACTION_BITS] = {
+    I_, WSTATS_UPPERCASE, WSTATS_LOWERCASE, I_, WSTATS_REVERSE, I_, I_, I_,
+    WSTATS_SHUFFLE, I_, I_, I_, I_, I_, I_, I_,
+    WSTATS_RANDOM, I_, I_, I_, I_, I_, I_, I_,
+    I_, I_, I_, I_, I_, I_, I_, I_,
+};
+/* clang-format on */
+#undef I_
+_Static_assert(PROTO_UPPERCASE == 1 && PROTO_LOWERCASE == 2 &&
+                   PROTO_REVERSE == 4 && PROTO_SHUFFLE == 8 &&
+                   PROTO_RANDOM == 16,
+               "stats_action follows the action values");
+
 static int on_begin(struct answer *a, const struct proto_event *ev,
                     uint8_t *hdr)
 {
@@ -61,6 +85,8 @@ static int on_begin(struct answer *a, const struct proto_event *ev,
     a->inplace = NULL;
     a->body_len = 0;
     a->requests++;
+    /* A plain add to shared memory: no system call per request. */
+    wstats_add(&a->stats->requests[stats_action[ev->action]], 1);
     switch (ev->action) {
     case PROTO_UPPERCASE:
     case PROTO_LOWERCASE:

@@ -17,6 +17,7 @@
 #include "outq.h"
 #include "proto.h"
 #include "rng.h"
+#include "wstats.h"
 
 /* Above this much queued output, no new request is started. */
 #define ANSWER_HIGH_WATER ((size_t)1024 * 1024)
@@ -40,6 +41,9 @@ struct answer {
     uint8_t *body;    /* collect buffer when the body spans feeds */
     size_t body_len, body_cap;
     uint64_t requests; /* requests begun */
+    /* Where requests are counted by action; answer_init points it at a
+     * block nobody reads, the worker at its shared one. */
+    struct wstats *stats;
 };
 
 /* Starts a connection's state: answers go to out, shuffle and random draw

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -22,6 +24,7 @@
 #include "serve.h"
 #include "stop.h"
 #include "worker_cmd.h"
+#include "wstats.h"
 
 /* Pause after EMFILE and friends before accepting again. */
 #define ACCEPT_BACKOFF_MS 100
@@ -44,16 +47,17 @@ static void watch_parent(long parent)
     }
 }
 
-/* Closes every descriptor but stdio and the two we were given, so nothing
+/* Closes every descriptor but stdio and those we were given, so nothing
  * the supervisor's own parent left open reaches the worker. */
-static void close_strays(int listen_fd, int ready_fd)
+static void close_strays(int listen_fd, int ready_fd, int stats_fd)
 {
-    int keep[4] = {2, listen_fd, ready_fd, -1};
+    enum { N_KEEP = 4 };
+    int keep[N_KEEP] = {2, listen_fd, ready_fd, stats_fd};
     int lo = 3;
 
-    /* Sort the three candidates so the gaps between them can be closed. */
-    for (int i = 0; i < 3; i++) {
-        for (int j = i + 1; j < 3; j++) {
+    /* Sort the candidates so the gaps between them can be closed. */
+    for (int i = 0; i < N_KEEP; i++) {
+        for (int j = i + 1; j < N_KEEP; j++) {
             if (keep[j] < keep[i]) {
                 int t = keep[i];
                 keep[i] = keep[j];
@@ -61,7 +65,7 @@ static void close_strays(int listen_fd, int ready_fd)
             }
         }
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_KEEP; i++) {
         if (keep[i] < lo)
             continue;
         if (keep[i] > lo)
@@ -99,6 +103,48 @@ static void notify_ready(int fd)
     close(fd);
 }
 
+/*
+ * Maps block `block` of the counter memfd the supervisor passed as fd and
+ * closes fd (the mapping stays). Without a memfd the counters stay in
+ * ctx's own block, which nobody reads.
+ */
+static void map_stats(struct serve_ctx *ctx, int fd, unsigned block)
+{
+    struct stat st;
+    struct wstats *blocks;
+
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) < 0)
+        fatal("descriptor %d (counters)", fd);
+    if ((uint64_t)st.st_size < ((uint64_t)block + 1) * sizeof(*blocks))
+        fatalx("counter block %u is beyond the memfd on descriptor %d", block,
+               fd);
+    blocks = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                  fd, 0);
+    if (blocks == MAP_FAILED)
+        fatal("cannot map the counters on descriptor %d", fd);
+    close(fd);
+    ctx->stats = &blocks[block];
+    /* A predecessor killed while serving left its gauge set. */
+    wstats_set(&ctx->stats->busy, 0);
+}
+
+/* The counter of a close reason. */
+static uint64_t *closed_counter(struct wstats *st, enum serve_close why)
+{
+    switch (why) {
+    case SERVE_CLOSE_CLIENT:
+        return &st->closed[WSTATS_CLOSE_CLIENT];
+    case SERVE_CLOSE_IDLE:
+        return &st->closed[WSTATS_CLOSE_IDLE];
+    case SERVE_CLOSE_SHUTDOWN:
+        return &st->closed[WSTATS_CLOSE_SHUTDOWN];
+    default:
+        return &st->closed[WSTATS_CLOSE_ERROR];
+    }
+}
+
 /* Sleeps up to ms, waking early on a stop signal. */
 static void pause_ms(int ms)
 {
@@ -111,6 +157,7 @@ static void serve_client(struct serve_ctx *ctx, int fd,
                          const struct sockaddr_storage *ss, socklen_t sslen)
 {
     char peer[NET_ADDRSTRLEN];
+    enum serve_close why;
 
     /* Answers are batched per read already; Nagle would only add delay. */
     if (!nodelay_inherited)
@@ -120,8 +167,12 @@ static void serve_client(struct serve_ctx *ctx, int fd,
                         sizeof(peer)) < 0)
         snprintf(peer, sizeof(peer), "unknown");
     log_debug("client %s: connected", peer);
-    serve_conn(ctx, fd, peer);
+    wstats_add(&ctx->stats->connections, 1);
+    wstats_set(&ctx->stats->busy, 1);
+    why = serve_conn(ctx, fd, peer);
     close(fd);
+    wstats_add(closed_counter(ctx->stats, why), 1);
+    wstats_set(&ctx->stats->busy, 0);
 }
 
 /* The accept loop. Returns the process exit status. */
@@ -219,7 +270,7 @@ int main(int argc, char **argv)
     log_init("worker", o.verbose);
 
     /* Handlers first: until they exist a stop signal is held. */
-    close_strays(o.listen_fd, o.ready_fd);
+    close_strays(o.listen_fd, o.ready_fd, o.stats_fd);
     r = stop_init();
     if (r < 0) {
         errno = -r;
@@ -237,6 +288,7 @@ int main(int argc, char **argv)
         fatal("cannot allocate buffers");
     }
 
+    map_stats(&ctx, o.stats_fd, o.stats_block);
     stop_arm_listener(o.listen_fd);
     notify_ready(o.ready_fd);
     log_info("worker %u ready", o.slot);

@@ -47,6 +47,7 @@ struct conn {
     bool eof;
     bool stop_seen;
     bool maybe_readable;
+    enum serve_close why; /* reported when the loop ends */
 };
 
 uint64_t serve_now_ms(void)
@@ -80,6 +81,7 @@ int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
     if (ctx->shutdown_timeout_ms > 0)
         ctx->shutdown_timeout_ms += SHUTDOWN_BACKSTOP_MS;
     ctx->stop = *stop;
+    ctx->stats = &ctx->own_stats;
     return 0;
 }
 
@@ -182,6 +184,7 @@ static bool check_stop(struct conn *c, uint64_t now)
     if (now >= shutdown_deadline(c)) {
         log_warnx("client %s: shutdown timeout, dropping the connection",
                   c->peer);
+        c->why = SERVE_CLOSE_SHUTDOWN;
         return true;
     }
     return false;
@@ -212,6 +215,7 @@ static int read_some(struct conn *c, uint64_t now)
         c->rpos = 0;
         c->rend = (size_t)n;
         c->bytes_in += (uint64_t)n;
+        wstats_add(&c->ctx->stats->received_bytes, (uint64_t)n);
         c->last_io_ms = now;
         c->maybe_readable = (size_t)n == c->ctx->rcap;
         return 1;
@@ -247,6 +251,7 @@ static int write_some(struct conn *c, uint64_t now)
         }
         if (w > 0)
             c->last_io_ms = c->last_out_ms = now;
+        wstats_add(&c->ctx->stats->sent_bytes, (uint64_t)w);
     }
     if (outq_settle(out) < 0) {
         log_warnx("client %s: out of memory", c->peer);
@@ -286,6 +291,7 @@ static int wait_io(struct conn *c, bool want_read, uint64_t now)
     if (serve_now_ms() >= idle_deadline(c)) {
         log_info("client %s: idle for %.1f s, disconnecting", c->peer,
                  (double)c->ctx->idle_timeout_ms / MS_PER_S);
+        c->why = SERVE_CLOSE_IDLE;
         return -1;
     }
     return 0;
@@ -301,12 +307,12 @@ static int step(struct conn *c)
     if (answer_buffered(c) < 0 || write_some(c, now) < 0)
         return -1;
     if (c->eof && c->rend == 0) {
-        if (!answer_at_boundary(&c->ans)) {
+        if (!answer_at_boundary(&c->ans))
             log_info("client %s: closed in the middle of a request", c->peer);
+        if (!answer_at_boundary(&c->ans) || outq_bytes(&c->ctx->out) == 0) {
+            c->why = SERVE_CLOSE_CLIENT;
             return -1;
         }
-        if (outq_bytes(&c->ctx->out) == 0)
-            return -1;
     }
     if (check_stop(c, now))
         return -1;
@@ -322,13 +328,15 @@ static int step(struct conn *c)
         r = read_some(c, now);
         if (r != 0)
             return r < 0 ? -1 : 0;
-        if (drain_only)
+        if (drain_only) {
+            c->why = SERVE_CLOSE_SHUTDOWN;
             return -1;
+        }
     }
     return wait_io(c, want_read, now);
 }
 
-void serve_conn(struct serve_ctx *ctx, int fd, const char *peer)
+enum serve_close serve_conn(struct serve_ctx *ctx, int fd, const char *peer)
 {
     struct conn c;
 
@@ -337,8 +345,10 @@ void serve_conn(struct serve_ctx *ctx, int fd, const char *peer)
     c.fd = fd;
     c.peer = peer;
     c.maybe_readable = true;
+    c.why = SERVE_CLOSE_ERROR;
     c.accepted_ms = c.last_io_ms = serve_now_ms();
     answer_init(&c.ans, &ctx->out, &ctx->rng);
+    c.ans.stats = ctx->stats;
 
     while (step(&c) == 0)
         ;
@@ -347,4 +357,5 @@ void serve_conn(struct serve_ctx *ctx, int fd, const char *peer)
               (unsigned long long)c.ans.requests);
     outq_reset(&ctx->out);
     answer_close(&c.ans);
+    return c.why;
 }

@@ -15,6 +15,7 @@
 
 #include "outq.h"
 #include "rng.h"
+#include "wstats.h"
 
 /*
  * How a connection learns that a graceful stop was requested. The caller
@@ -36,6 +37,18 @@ struct serve_ctx {
     uint64_t shutdown_timeout_ms; /* 0 = wait forever */
     struct serve_stop stop;
     uint64_t stop_at_ms; /* when the stop was first seen, or 0 */
+    /* Byte and request counters: own_stats unless the worker has a
+     * shared block (serve_ctx_init points here). */
+    struct wstats *stats;
+    struct wstats own_stats;
+};
+
+/* Why serve_conn ended a connection. */
+enum serve_close {
+    SERVE_CLOSE_CLIENT,   /* end of file from the client */
+    SERVE_CLOSE_IDLE,     /* --idle-timeout */
+    SERVE_CLOSE_ERROR,    /* an I/O or memory error, a reset */
+    SERVE_CLOSE_SHUTDOWN, /* a graceful stop ended it */
 };
 
 /* Allocates the read buffer and seeds the generator; timeouts are in
@@ -47,9 +60,10 @@ void serve_ctx_close(struct serve_ctx *ctx);
 /*
  * Serves the connected, non-blocking socket fd until the client closes, an
  * error or timeout ends it, or a graceful stop completes it. Closes nothing:
- * the caller closes fd. peer names the client in log lines.
+ * the caller closes fd. Returns why it ended. peer names the client in log
+ * lines.
  */
-void serve_conn(struct serve_ctx *ctx, int fd, const char *peer);
+enum serve_close serve_conn(struct serve_ctx *ctx, int fd, const char *peer);
 
 /* Monotonic clock in milliseconds. */
 uint64_t serve_now_ms(void);

@@ -161,9 +161,14 @@ static void test_server_opts_rejects(void **state)
     expect_usage(ARGV("-b", ""), "bind");
     expect_usage(ARGV("--agent", "127.0.0.1"), "agent");
     expect_usage(ARGV("--agent", "::1:9000"), "::1:9000");
+    expect_usage(ARGV("--agent", "127.0.0.1:0"), "agent");
     expect_usage(ARGV("--agent"), "--agent");
     expect_usage(ARGV("--drain-timeout", "-1"), "drain");
     expect_usage(ARGV("--drain-timeout", "soon"), "soon");
+    expect_usage(ARGV("--metrics", "9183"), "9183");
+    expect_usage(ARGV("--metrics", "::1:9183"), "metrics");
+    expect_usage(ARGV("--metrics", "127.0.0.1:99999"), "99999");
+    expect_usage(ARGV("--metrics"), "--metrics");
 }
 
 static void test_server_opts_agent(void **state)
@@ -179,69 +184,77 @@ static void test_server_opts_agent(void **state)
         parse(&o, ARGV("--agent", "[::1]:9184", "--drain-timeout", "0.5"), err),
         OPTS_OK);
     assert_true(o.agent_set);
-    assert_string_equal(o.agent.addr, "::1");
-    assert_int_equal(o.agent.port, 9184);
+    assert_string_equal(o.agent_host, "::1");
+    assert_int_equal(o.agent_port, 9184);
     assert_true(o.drain_timeout == 0.5);
     assert_int_equal(parse(&o, ARGV("--agent=10.0.0.7:1"), err), OPTS_OK);
-    assert_string_equal(o.agent.addr, "10.0.0.7");
-    assert_int_equal(o.agent.port, 1);
+    assert_string_equal(o.agent_host, "10.0.0.7");
+    assert_int_equal(o.agent_port, 1);
 }
 
-static void test_server_parse_endpoint_accepts(void **state)
+static void test_server_opts_metrics(void **state)
 {
-    struct server_endpoint ep;
+    struct server_opts o;
+    char err[256] = "";
 
     (void)state;
-    assert_int_equal(server_parse_endpoint("127.0.0.1:9184", &ep), 0);
-    assert_string_equal(ep.addr, "127.0.0.1");
-    assert_int_equal(ep.port, 9184);
-    assert_int_equal(server_parse_endpoint("0.0.0.0:65535", &ep), 0);
-    assert_string_equal(ep.addr, "0.0.0.0");
-    assert_int_equal(ep.port, 65535);
-    assert_int_equal(server_parse_endpoint("[::]:80", &ep), 0);
-    assert_string_equal(ep.addr, "::");
-    assert_int_equal(server_parse_endpoint("[fe80::1:2]:8080", &ep), 0);
-    assert_string_equal(ep.addr, "fe80::1:2");
-    assert_int_equal(ep.port, 8080);
-    assert_int_equal(
-        server_parse_endpoint(
-            "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:1", &ep),
-        0);
-    assert_string_equal(ep.addr,
-                        "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
+    assert_int_equal(parse(&o, ARGV("-p", "1"), err), OPTS_OK);
+    assert_false(o.metrics_set);
+    assert_int_equal(parse(&o, ARGV("--metrics", "127.0.0.1:9183"), err),
+                     OPTS_OK);
+    assert_true(o.metrics_set);
+    assert_string_equal(o.metrics_host, "127.0.0.1");
+    assert_int_equal(o.metrics_port, 9183);
+    assert_int_equal(parse(&o, ARGV("--metrics=[::1]:0"), err), OPTS_OK);
+    assert_string_equal(o.metrics_host, "::1");
+    assert_int_equal(o.metrics_port, 0);
 }
 
-static void test_server_parse_endpoint_rejects(void **state)
+static void expect_hostport(const char *in, int want, const char *host,
+                            unsigned port)
 {
-    static const char *const bad[] = {
-        "",
-        ":80",
-        "127.0.0.1",
-        "127.0.0.1:",
-        "127.0.0.1:0",
-        "127.0.0.1:65536",
-        "127.0.0.1:x",
-        "127.0.0.1:-1",
-        "localhost:80",
-        "::1:80",
-        "[::1]",
-        "[::1:80",
-        "::1]:80",
-        "[]:80",
-        "[127.0.0.1]:80",
-        "1.2.3:80",
-        "256.0.0.1:80",
-        "[::1]x:80",
-        " 127.0.0.1:80",
-        "127.0.0.1: 80",
-    };
-    struct server_endpoint ep;
+    char h[16] = "untouched";
+    unsigned p = 12345;
+    int r = opts_parse_hostport(in, h, sizeof(h), &p);
 
-    (void)state;
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (server_parse_endpoint(bad[i], &ep) != -EINVAL)
-            fail_msg("accepted '%s'", bad[i]);
+    if (r != want)
+        fail_msg("'%s': got %d, want %d", in ? in : "(null)", r, want);
+    if (want == 0) {
+        assert_string_equal(h, host);
+        assert_int_equal(p, port);
+    } else {
+        /* Nothing is written on failure. */
+        assert_string_equal(h, "untouched");
+        assert_int_equal(p, 12345);
     }
+}
+
+static void test_opts_parse_hostport(void **state)
+{
+    (void)state;
+    expect_hostport("127.0.0.1:9183", 0, "127.0.0.1", 9183);
+    expect_hostport("localhost:0", 0, "localhost", 0);
+    expect_hostport("[::1]:65535", 0, "::1", 65535);
+    expect_hostport("[fe80::1%lo]:80", 0, "fe80::1%lo", 80);
+    expect_hostport("[::]:1", 0, "::", 1);
+    expect_hostport(NULL, -EINVAL, NULL, 0);
+    expect_hostport("", -EINVAL, NULL, 0);
+    expect_hostport("9183", -EINVAL, NULL, 0);
+    expect_hostport(":9183", -EINVAL, NULL, 0);
+    expect_hostport("host:", -EINVAL, NULL, 0);
+    expect_hostport("::1:80", -EINVAL, NULL, 0);
+    expect_hostport("[::1]80", -EINVAL, NULL, 0);
+    expect_hostport("[::1:80", -EINVAL, NULL, 0);
+    expect_hostport("[]:80", -EINVAL, NULL, 0);
+    expect_hostport("[a[b]:80", -EINVAL, NULL, 0);
+    expect_hostport("a]:80", -EINVAL, NULL, 0);
+    expect_hostport("host:+80", -EINVAL, NULL, 0);
+    expect_hostport("host: 80", -EINVAL, NULL, 0);
+    expect_hostport("host:80x", -EINVAL, NULL, 0);
+    expect_hostport("host:65536", -ERANGE, NULL, 0);
+    /* The host must fit the buffer with its NUL (16 bytes here). */
+    expect_hostport("123456789012345:1", 0, "123456789012345", 1);
+    expect_hostport("1234567890123456:1", -ERANGE, NULL, 0);
 }
 
 static void test_server_opts_version_and_worker(void **state)
@@ -289,6 +302,10 @@ static void test_opts_parse_u64_bounds(void **state)
 
 static void test_server_help_text(void **state)
 {
+    /* DESIGN.md section 3's line, exactly. */
+    static const char metrics_line[] =
+        "--metrics ADDR:PORT      serve Prometheus metrics at "
+        "http://ADDR:PORT/metrics\n";
     static const char *const options[] = {"-h, --help",
                                           "-p PORT, --port PORT",
                                           "-v, --verbose",
@@ -296,10 +313,11 @@ static void test_server_help_text(void **state)
                                           "-w N, --workers N",
                                           "--idle-timeout SECONDS",
                                           "--shutdown-timeout SECONDS",
-                                          "--seed N"};
-    static const char agent_line[] =
-        "\n--agent ADDR:PORT        HAProxy agent-check endpoint (up ready / "
-        "drain on stop)\n";
+                                          "--seed N",
+                                          metrics_line};
+    static const char agent_line[] = "\n--agent ADDR:PORT        HAProxy "
+                                     "agent-check endpoint (up ready / "
+                                     "drain on stop)\n";
     static const char drain_line[] =
         "\n--drain-timeout SECONDS  with --agent: longest wait for the "
         "balancer at stop (default 2)\n";
@@ -329,8 +347,8 @@ int main(void)
         cmocka_unit_test(test_opts_parse_u64_bounds),
         cmocka_unit_test(test_server_help_text),
         cmocka_unit_test(test_server_opts_agent),
-        cmocka_unit_test(test_server_parse_endpoint_accepts),
-        cmocka_unit_test(test_server_parse_endpoint_rejects),
+        cmocka_unit_test(test_server_opts_metrics),
+        cmocka_unit_test(test_opts_parse_hostport),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,6 +84,8 @@ static void all_set(struct worker_cmd *c)
     c->slot = 256;
     c->idle_timeout = 0.25;
     c->shutdown_timeout = 1e9;
+    c->stats_fd = 5;
+    c->stats_block = 1023;
     c->seed.set = true;
     c->seed.value = UINT64_MAX;
     c->verbose = 4;
@@ -108,6 +110,7 @@ static void test_worker_cmd_fds(void **state)
     /* The documented interface (docs/design.md): listener 3, readiness 4. */
     assert_int_equal(WORKER_CMD_LISTEN_FD, 3);
     assert_int_equal(WORKER_CMD_READY_FD, 4);
+    assert_int_equal(WORKER_CMD_STATS_FD, 5);
 }
 
 static void test_worker_cmd_defaults(void **state)
@@ -120,6 +123,8 @@ static void test_worker_cmd_defaults(void **state)
     assert_int_equal(c.ready_fd, -1);
     assert_int_equal(c.parent_pid, 0);
     assert_int_equal(c.slot, 0);
+    assert_int_equal(c.stats_fd, -1);
+    assert_int_equal(c.stats_block, 0);
     assert_int_equal(c.verbose, 0);
     assert_true(c.idle_timeout == 60.0);
     assert_true(c.shutdown_timeout == 30.0);
@@ -172,6 +177,10 @@ static void test_worker_cmd_build_words(void **state)
         "60.000000",
         "--shutdown-timeout",
         "0.500000",
+        "--stats-fd",
+        "5",
+        "--stats-block",
+        "9",
         "--seed",
         "42",
         "-v",
@@ -190,6 +199,8 @@ static void test_worker_cmd_build_words(void **state)
     c.parent_pid = 1234;
     c.slot = 2;
     c.shutdown_timeout = 0.5;
+    c.stats_fd = WORKER_CMD_STATS_FD;
+    c.stats_block = 9;
     c.seed.set = true;
     c.seed.value = 42;
     c.verbose = 2;
@@ -201,7 +212,7 @@ static void test_worker_cmd_build_words(void **state)
     /* More -v than the worker counts are not passed on. */
     c.verbose = 100;
     assert_int_equal(worker_cmd_build(&c, want[0], &a), 0);
-    assert_int_equal(count_words(a.argv), 15 + 4);
+    assert_int_equal(count_words(a.argv), 19 + 4);
 
     /* A positive timeout never rounds down to 0 ("never"). */
     c.idle_timeout = 1e-9;
@@ -236,6 +247,9 @@ static void test_worker_cmd_build_rejects(void **state)
     expect_build_error(&c, "w", -ERANGE);
     all_set(&c);
     c.parent_pid = -1;
+    expect_build_error(&c, "w", -ERANGE);
+    all_set(&c);
+    c.stats_block = 1024;
     expect_build_error(&c, "w", -ERANGE);
     all_set(&c);
     c.idle_timeout = -1;
@@ -367,7 +381,8 @@ static void test_worker_cmd_usage(void **state)
         "PID]\n"
         "                         [--slot N] [--idle-timeout S] "
         "[--shutdown-timeout S]\n"
-        "                         [--seed N] [-v]\n"
+        "                         [--stats-fd FD] [--stats-block N] [--seed "
+        "N] [-v]\n"
         "(started by tcp_server; not meant to be run by hand)\n");
 
     worker_cmd_usage(small, sizeof(small));
