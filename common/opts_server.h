@@ -45,7 +45,6 @@ struct server_opts {
 extern const char server_usage[]; /* the usage line, ending in '\n' */
 extern const char server_help[];  /* the full --help text */
 
-
 enum opts_result server_opts_parse(struct server_opts *o, int argc, char **argv,
                                    char *err, size_t errlen);
 
