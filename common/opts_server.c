@@ -23,6 +23,10 @@ const char server_help[] =
     "never)\n"
     "--shutdown-timeout SECONDS  grace for in-flight exchanges on shutdown "
     "(default 30)\n"
+    "--keepalive-timeout SECONDS idle/stall limit while other clients wait "
+    "(default 5)\n"
+    "--min-rate BYTES         minimum transfer rate of a request or answer "
+    "(default 500, 0 = off)\n"
     "--seed N                 reproducible shuffle/random (testing)\n";
 
 enum {
@@ -33,6 +37,8 @@ enum {
     O_WORKERS,
     O_IDLE,
     O_SHUTDOWN,
+    O_KEEPALIVE,
+    O_MIN_RATE,
     O_SEED,
 };
 
@@ -44,6 +50,8 @@ static const struct opt_def server_defs[] = {
     {"workers", 'w', true, O_WORKERS},
     {"idle-timeout", 0, true, O_IDLE},
     {"shutdown-timeout", 0, true, O_SHUTDOWN},
+    {"keepalive-timeout", 0, true, O_KEEPALIVE},
+    {"min-rate", 0, true, O_MIN_RATE},
     {"seed", 0, true, O_SEED},
     {NULL, 0, false, 0},
 };
@@ -74,6 +82,18 @@ static enum opts_result number_opt(struct server_opts *o, int id,
         if (opts_parse_seconds(arg, OPTS_SECONDS_MAX, &o->shutdown_timeout) < 0)
             return opts_bad_value(err, errlen, "shutdown timeout", arg,
                                   "seconds, 0 = wait forever");
+        return OPTS_OK;
+    case O_KEEPALIVE:
+        if (opts_parse_seconds(arg, OPTS_SECONDS_MAX, &o->keepalive_timeout) <
+            0)
+            return opts_bad_value(err, errlen, "keepalive timeout", arg,
+                                  "seconds, 0 = off");
+        return OPTS_OK;
+    case O_MIN_RATE:
+        if (opts_parse_u64(arg, 0, SERVER_MAX_MIN_RATE, &v) < 0)
+            return opts_bad_value(err, errlen, "minimum rate", arg,
+                                  "bytes per second 0..1073741824, 0 = off");
+        o->min_rate = (unsigned)v;
         return OPTS_OK;
     default: /* O_SEED, the last one left */
         if (opts_parse_u64(arg, 0, UINT64_MAX, &o->seed) < 0)
@@ -118,6 +138,8 @@ enum opts_result server_opts_parse(struct server_opts *o, int argc, char **argv,
     o->workers = 1;
     o->idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT;
     o->shutdown_timeout = SERVER_DEFAULT_SHUTDOWN_TIMEOUT;
+    o->keepalive_timeout = SERVER_DEFAULT_KEEPALIVE_TIMEOUT;
+    o->min_rate = SERVER_DEFAULT_MIN_RATE;
 
     return opts_parse_argv(argc, argv, server_defs, server_opt, o, err, errlen);
 }

@@ -176,6 +176,7 @@ int main(int argc, char **argv)
     struct worker_cmd o;
     struct serve_ctx ctx;
     struct serve_stop stop;
+    struct serve_opts so;
     char err[256], usage[512];
     sigset_t held;
     int r, status;
@@ -214,8 +215,15 @@ int main(int argc, char **argv)
 
     stop.requested = stop_flag();
     stop.fd = stop_fd();
-    r = serve_ctx_init(&ctx, o.seed.set ? o.seed.value : rng_entropy_seed(),
-                       o.idle_timeout, o.shutdown_timeout, &stop);
+    so = (struct serve_opts){
+        .seed = o.seed.set ? o.seed.value : rng_entropy_seed(),
+        .idle_timeout = o.idle_timeout,
+        .shutdown_timeout = o.shutdown_timeout,
+        .keepalive_timeout = o.keepalive_timeout,
+        .min_rate = o.min_rate,
+        .listen_fd = o.listen_fd,
+    };
+    r = serve_ctx_init(&ctx, &so, &stop);
     if (r < 0) {
         errno = -r;
         fatal("cannot allocate buffers");
