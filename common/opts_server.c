@@ -24,6 +24,10 @@ const char server_help[] =
     "never)\n"
     "--shutdown-timeout SECONDS  grace for in-flight exchanges on shutdown "
     "(default 30)\n"
+    "--keepalive-timeout SECONDS idle/stall limit while other clients wait "
+    "(default 5)\n"
+    "--min-rate BYTES         minimum transfer rate of a request or answer "
+    "(default 500, 0 = off)\n"
     "--metrics ADDR:PORT      serve Prometheus metrics at "
     "http://ADDR:PORT/metrics\n"
     "--agent ADDR:PORT        HAProxy agent-check endpoint (up ready / drain "
@@ -43,6 +47,8 @@ enum {
     O_WORKERS,
     O_IDLE,
     O_SHUTDOWN,
+    O_KEEPALIVE,
+    O_MIN_RATE,
     O_SEED,
     O_WORKER,
     O_VERSION,
@@ -64,6 +70,8 @@ static const struct opt_def server_defs[] = {
      .id = O_WORKERS},
     {.long_name = "idle-timeout", .has_arg = true, .id = O_IDLE},
     {.long_name = "shutdown-timeout", .has_arg = true, .id = O_SHUTDOWN},
+    {.long_name = "keepalive-timeout", .has_arg = true, .id = O_KEEPALIVE},
+    {.long_name = "min-rate", .has_arg = true, .id = O_MIN_RATE},
     {.long_name = "seed", .has_arg = true, .id = O_SEED},
     {.long_name = "worker", .has_arg = true, .id = O_WORKER},
     {.long_name = "version", .id = O_VERSION},
@@ -121,6 +129,18 @@ static enum opts_result number_opt(struct server_opts *o, int id,
     case O_DRAIN:
         if (opts_parse_seconds(arg, OPTS_SECONDS_MAX, &o->drain_timeout) < 0)
             return opts_bad_value(err, errlen, "drain timeout", arg, "seconds");
+        return OPTS_OK;
+    case O_KEEPALIVE:
+        if (opts_parse_seconds(arg, OPTS_SECONDS_MAX, &o->keepalive_timeout) <
+            0)
+            return opts_bad_value(err, errlen, "keepalive timeout", arg,
+                                  "seconds, 0 = off");
+        return OPTS_OK;
+    case O_MIN_RATE:
+        if (opts_parse_u64(arg, 0, SERVER_MAX_MIN_RATE, &v) < 0)
+            return opts_bad_value(err, errlen, "minimum rate", arg,
+                                  "bytes per second 0..1073741824, 0 = off");
+        o->min_rate = (unsigned)v;
         return OPTS_OK;
     default: /* O_SEED, the last one left */
         if (opts_parse_u64(arg, 0, UINT64_MAX, &o->seed) < 0)
@@ -181,6 +201,8 @@ enum opts_result server_opts_parse(struct server_opts *o, int argc, char **argv,
     o->idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT;
     o->shutdown_timeout = SERVER_DEFAULT_SHUTDOWN_TIMEOUT;
     o->drain_timeout = SERVER_DEFAULT_DRAIN_TIMEOUT;
+    o->keepalive_timeout = SERVER_DEFAULT_KEEPALIVE_TIMEOUT;
+    o->min_rate = SERVER_DEFAULT_MIN_RATE;
 
     return opts_parse_argv(argc, argv, server_defs, server_opt, o, err, errlen);
 }

@@ -22,8 +22,10 @@ struct server_opts {
     const char *worker_path;
     int verbose;
     unsigned workers;
-    double idle_timeout;     /* seconds, 0 = never */
-    double shutdown_timeout; /* seconds, 0 = wait forever */
+    double idle_timeout;      /* seconds, 0 = never */
+    double shutdown_timeout;  /* seconds, 0 = wait forever */
+    double keepalive_timeout; /* seconds, 0 = off */
+    unsigned min_rate;        /* bytes per second, 0 = off */
     bool seed_set;
     uint64_t seed;
     bool agent_set; /* --agent given: serve it at agent_host:agent_port */
@@ -36,11 +38,14 @@ struct server_opts {
     unsigned metrics_port;
 };
 
-#define SERVER_DEFAULT_PORT             8083
-#define SERVER_DEFAULT_IDLE_TIMEOUT     60.0
-#define SERVER_DEFAULT_SHUTDOWN_TIMEOUT 30.0
-#define SERVER_MAX_WORKERS              256
-#define SERVER_DEFAULT_DRAIN_TIMEOUT    2.0
+#define SERVER_DEFAULT_PORT              8083
+#define SERVER_DEFAULT_IDLE_TIMEOUT      60.0
+#define SERVER_DEFAULT_SHUTDOWN_TIMEOUT  30.0
+#define SERVER_DEFAULT_KEEPALIVE_TIMEOUT 5.0
+#define SERVER_DEFAULT_MIN_RATE          500
+#define SERVER_MAX_MIN_RATE              1073741824u
+#define SERVER_MAX_WORKERS               256
+#define SERVER_DEFAULT_DRAIN_TIMEOUT     2.0
 
 extern const char server_usage[]; /* the usage line, ending in '\n' */
 extern const char server_help[];  /* the full --help text */

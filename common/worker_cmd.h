@@ -67,6 +67,11 @@
     X(shutdown_timeout, SECONDS, "shutdown-timeout", 0, "S", false,            \
       SERVER_DEFAULT_SHUTDOWN_TIMEOUT, OPTS_SECONDS_MAX, "shutdown timeout",   \
       "seconds, 0 = wait forever")                                             \
+    X(keepalive_timeout, SECONDS, "keepalive-timeout", 0, "S", false,          \
+      SERVER_DEFAULT_KEEPALIVE_TIMEOUT, OPTS_SECONDS_MAX, "keepalive timeout", \
+      "seconds, 0 = off")                                                      \
+    X(min_rate, UINT, "min-rate", 0, "BYTES", false, SERVER_DEFAULT_MIN_RATE,  \
+      SERVER_MAX_MIN_RATE, "minimum rate", "bytes per second, 0 = off")        \
     X(stats_fd, FD, "stats-fd", 0, "FD", false, -1, 1u << 20, "descriptor",    \
       "a number")                                                              \
     X(stats_block, UINT, "stats-block", 0, "N", false, 0,                      \

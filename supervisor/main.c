@@ -289,6 +289,8 @@ static void make_config(struct supervisor_config *cfg,
     cfg->worker.verbose = o->verbose;
     cfg->worker.idle_timeout = o->idle_timeout;
     cfg->worker.shutdown_timeout = o->shutdown_timeout;
+    cfg->worker.keepalive_timeout = o->keepalive_timeout;
+    cfg->worker.min_rate = o->min_rate;
     cfg->worker.seed.set = o->seed_set;
     cfg->worker.seed.value = o->seed;
 }

@@ -131,16 +131,20 @@ static void map_stats(struct serve_ctx *ctx, int fd, unsigned block)
 }
 
 /* The counter of a close reason. */
-static uint64_t *closed_counter(struct wstats *st, enum serve_close why)
+static uint64_t *closed_counter(struct wstats *st, enum close_reason why)
 {
     switch (why) {
-    case SERVE_CLOSE_CLIENT:
+    case CLOSE_CLIENT:
         return &st->closed[WSTATS_CLOSE_CLIENT];
-    case SERVE_CLOSE_IDLE:
+    case CLOSE_IDLE:
         return &st->closed[WSTATS_CLOSE_IDLE];
-    case SERVE_CLOSE_SHUTDOWN:
+    case CLOSE_KEEPALIVE:
+        return &st->closed[WSTATS_CLOSE_KEEPALIVE];
+    case CLOSE_SLOW:
+        return &st->closed[WSTATS_CLOSE_SLOW];
+    case CLOSE_SHUTDOWN:
         return &st->closed[WSTATS_CLOSE_SHUTDOWN];
-    default:
+    default: /* CLOSE_ERROR; serve_conn never returns CLOSE_NONE */
         return &st->closed[WSTATS_CLOSE_ERROR];
     }
 }
@@ -157,7 +161,7 @@ static void serve_client(struct serve_ctx *ctx, int fd,
                          const struct sockaddr_storage *ss, socklen_t sslen)
 {
     char peer[NET_ADDRSTRLEN];
-    enum serve_close why;
+    enum close_reason why;
 
     /* Answers are batched per read already; Nagle would only add delay. */
     if (!nodelay_inherited)
@@ -248,6 +252,29 @@ static int parse_command_line(struct worker_cmd *o, int argc, char **argv)
     return -1;
 }
 
+/* The connection state and its settings from the command line, or exit. */
+static void start_serving(struct serve_ctx *ctx, const struct worker_cmd *o,
+                          struct serve_stop *stop)
+{
+    struct serve_opts so = {
+        .seed = o->seed.set ? o->seed.value : rng_entropy_seed(),
+        .idle_timeout = o->idle_timeout,
+        .shutdown_timeout = o->shutdown_timeout,
+        .keepalive_timeout = o->keepalive_timeout,
+        .min_rate = o->min_rate,
+        .listen_fd = o->listen_fd,
+    };
+    int r;
+
+    stop->requested = stop_flag();
+    stop->fd = stop_fd();
+    r = serve_ctx_init(ctx, &so, stop);
+    if (r < 0) {
+        errno = -r;
+        fatal("cannot allocate buffers");
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct worker_cmd o;
@@ -279,15 +306,7 @@ int main(int argc, char **argv)
     watch_parent(o.parent_pid);
     check_listener(o.listen_fd);
 
-    stop.requested = stop_flag();
-    stop.fd = stop_fd();
-    r = serve_ctx_init(&ctx, o.seed.set ? o.seed.value : rng_entropy_seed(),
-                       o.idle_timeout, o.shutdown_timeout, &stop);
-    if (r < 0) {
-        errno = -r;
-        fatal("cannot allocate buffers");
-    }
-
+    start_serving(&ctx, &o, &stop);
     map_stats(&ctx, o.stats_fd, o.stats_block);
     stop_arm_listener(o.listen_fd);
     notify_ready(o.ready_fd);

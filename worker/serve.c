@@ -2,8 +2,15 @@
  * One connection's life: read what the client sends into a large buffer,
  * have answer.c answer every complete request of it in one pass, write all
  * answers with one sendmsg(), repeat. Around that loop: backpressure, the
- * output throttle, the timeouts and the graceful stop. Every time-based rule
- * gives a deadline; next_deadline() is where they meet.
+ * output throttle, the timeouts, the fairness rules (rules.c decides,
+ * this file measures) and the graceful stop. Every time-based rule gives a
+ * deadline; next_deadline() is where they meet.
+ *
+ * Whether other clients wait is only asked once the connection has been
+ * stalled for --keepalive-timeout: then, and only then, the listening
+ * socket joins the poll set, and a connection in its queue (a client no
+ * worker has accepted) closes this one. A connection that moves bytes
+ * never pays for the question.
  */
 #include "serve.h"
 
@@ -17,6 +24,7 @@
 
 #include "answer.h"
 #include "log.h"
+#include "rules.h"
 
 #define MS_PER_S  1000
 #define NS_PER_MS 1000000
@@ -33,7 +41,11 @@
  * waits, and the timeout always fits poll()'s int. */
 #define POLL_WAIT_MAX_MS 600000
 /* A deadline that never comes. */
-#define NEVER UINT64_MAX
+#define NEVER RULES_NEVER
+/* How long a readable listener must stay readable to count as a waiting
+ * client: another worker blocked in accept() takes a new connection well
+ * within this. */
+#define WAITER_CONFIRM_MS 10
 
 struct conn {
     struct serve_ctx *ctx;
@@ -42,12 +54,12 @@ struct conn {
     struct answer ans;
     size_t rpos, rend; /* unanswered bytes are rbuf[rpos..rend) */
     uint64_t bytes_in;
-    uint64_t accepted_ms, last_io_ms;
+    uint64_t accepted_ms;
+    struct rules_conn r;  /* last byte moved, the exchange under way */
     uint64_t last_out_ms; /* last time the socket took output */
     bool eof;
     bool stop_seen;
     bool maybe_readable;
-    enum serve_close why; /* reported when the loop ends */
 };
 
 uint64_t serve_now_ms(void)
@@ -63,8 +75,8 @@ static uint64_t seconds_to_ms(double s)
     return s <= 0 ? 0 : (uint64_t)(s * MS_PER_S + 0.5);
 }
 
-int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
-                   double shutdown_timeout, const struct serve_stop *stop)
+int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
+                   const struct serve_stop *stop)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->rbuf = malloc(RBUF_SIZE);
@@ -72,12 +84,15 @@ int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
         return -ENOMEM;
     ctx->rcap = RBUF_SIZE;
     outq_init(&ctx->out);
-    rng_seed(&ctx->rng, seed);
-    ctx->idle_timeout_ms = seconds_to_ms(idle_timeout);
+    rng_seed(&ctx->rng, o->seed);
+    ctx->limits.idle_ms = seconds_to_ms(o->idle_timeout);
+    ctx->limits.keepalive_ms = seconds_to_ms(o->keepalive_timeout);
+    ctx->limits.min_rate = o->min_rate;
+    ctx->listen_fd = o->listen_fd;
     /* The supervisor enforces the timeout itself (SIGKILL, exit 3); the
      * worker's own deadline, a little later, only matters when the
      * supervisor is gone, and must never pre-empt it. */
-    ctx->shutdown_timeout_ms = seconds_to_ms(shutdown_timeout);
+    ctx->shutdown_timeout_ms = seconds_to_ms(o->shutdown_timeout);
     if (ctx->shutdown_timeout_ms > 0)
         ctx->shutdown_timeout_ms += SHUTDOWN_BACKSTOP_MS;
     ctx->stop = *stop;
@@ -120,12 +135,15 @@ static bool throttled(const struct conn *c, uint64_t now)
            now < c->last_out_ms + OUTPUT_STALL_MS;
 }
 
-/* --idle-timeout: no byte in either direction for that long closes. */
-static uint64_t idle_deadline(const struct conn *c)
+/*
+ * Whether a stall counts as "others wait" for the keepalive rule even
+ * without looking at the listener: during a stop it does (a stop never
+ * waits on a stalled client longer than --keepalive-timeout), except for a
+ * connection still in its first-byte grace.
+ */
+static bool stop_presses(const struct conn *c, uint64_t now)
 {
-    if (c->ctx->idle_timeout_ms == 0)
-        return NEVER;
-    return c->last_io_ms + c->ctx->idle_timeout_ms;
+    return c->stop_seen && !in_first_byte_grace(c, now);
 }
 
 /* --shutdown-timeout: once a stop was seen, the exchange ends by then. */
@@ -150,7 +168,9 @@ static uint64_t earlier(uint64_t a, uint64_t b)
  */
 static uint64_t next_deadline(const struct conn *c, uint64_t now)
 {
-    uint64_t at = earlier(idle_deadline(c), shutdown_deadline(c));
+    uint64_t at = rules_next(&c->ctx->limits, &c->r, stop_presses(c, now), now);
+
+    at = earlier(at, shutdown_deadline(c));
 
     if (throttled(c, now))
         at = earlier(at, c->last_out_ms + OUTPUT_STALL_MS);
@@ -182,28 +202,48 @@ static bool check_stop(struct conn *c, uint64_t now)
             ctx->stop_at_ms = now;
     }
     if (now >= shutdown_deadline(c)) {
+        /* Not a fairness rule: the supervisor is about to force the stop. */
         log_warnx("client %s: shutdown timeout, dropping the connection",
                   c->peer);
-        c->why = SERVE_CLOSE_SHUTDOWN;
         return true;
     }
     return false;
 }
 
-/* Answers the buffered requests. 0, or -1 to close. */
-static int answer_buffered(struct conn *c)
+/* A connection that broke: the client's doing, or the worker's. */
+static enum close_reason broken(int err)
+{
+    return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT ? CLOSE_CLIENT
+                                                                 : CLOSE_ERROR;
+}
+
+/* Answers the buffered requests. */
+static enum close_reason answer_buffered(struct conn *c)
 {
     long n = answer_feed(&c->ans, c->ctx->rbuf + c->rpos, c->rend - c->rpos);
 
     if (n < 0) {
         log_warnx("client %s: cannot answer: %s", c->peer, strerror((int)-n));
-        return -1;
+        return CLOSE_ERROR;
     }
     c->rpos += (size_t)n;
-    return 0;
+    return CLOSE_NONE;
 }
 
-/* One read; 1 when data arrived, 0 when nothing is there, -1 to close. */
+/* Counts bytes moved: the first byte after a quiet spell starts an
+ * exchange, whose bytes the minimum-rate rule weighs. */
+static void moved(struct conn *c, uint64_t n, uint64_t now)
+{
+    if (!c->r.in_exchange) {
+        c->r.in_exchange = true;
+        c->r.exch_start_ms = now;
+        c->r.exch_bytes = 0;
+    }
+    c->r.exch_bytes += n;
+    c->r.last_io_ms = now;
+}
+
+/* One read; 1 when data arrived, 0 when nothing is there, -errno to close. */
 static int read_some(struct conn *c, uint64_t now)
 {
     ssize_t n;
@@ -216,7 +256,7 @@ static int read_some(struct conn *c, uint64_t now)
         c->rend = (size_t)n;
         c->bytes_in += (uint64_t)n;
         wstats_add(&c->ctx->stats->received_bytes, (uint64_t)n);
-        c->last_io_ms = now;
+        moved(c, (uint64_t)n, now);
         c->maybe_readable = (size_t)n == c->ctx->rcap;
         return 1;
     }
@@ -234,12 +274,12 @@ static int read_some(struct conn *c, uint64_t now)
         log_debug("client %s: reset between requests", c->peer);
     else
         log_info("client %s: receive failed: %s", c->peer, strerror(errno));
-    return -1;
+    return -errno;
 }
 
 /* Writes what the socket takes, then frees the read buffer for reuse by
- * copying what still points into it. 0, or -1 to close. */
-static int write_some(struct conn *c, uint64_t now)
+ * copying what still points into it. */
+static enum close_reason write_some(struct conn *c, uint64_t now)
 {
     struct outq *out = &c->ctx->out;
 
@@ -247,78 +287,133 @@ static int write_some(struct conn *c, uint64_t now)
         long w = outq_flush(out, c->fd);
         if (w < 0) {
             log_info("client %s: send failed: %s", c->peer, strerror((int)-w));
-            return -1;
+            return broken((int)-w);
         }
-        if (w > 0)
-            c->last_io_ms = c->last_out_ms = now;
-        wstats_add(&c->ctx->stats->sent_bytes, (uint64_t)w);
+        if (w > 0) {
+            wstats_add(&c->ctx->stats->sent_bytes, (uint64_t)w);
+            moved(c, (uint64_t)w, now);
+            c->last_out_ms = now;
+        }
     }
     if (outq_settle(out) < 0) {
         log_warnx("client %s: out of memory", c->peer);
-        return -1;
+        return CLOSE_ERROR;
     }
     if (c->rpos == c->rend)
         c->rpos = c->rend = 0;
-    return 0;
+    /* Nothing partly received, nothing left to send: the exchange is over. */
+    if (c->r.in_exchange && conn_idle(c))
+        c->r.in_exchange = false;
+    return CLOSE_NONE;
 }
 
-/* Waits for the socket, the stop pipe or a deadline. -1 to close. */
-static int wait_io(struct conn *c, bool want_read, uint64_t now)
+/*
+ * The listener was readable: a connection waits that no worker has taken.
+ * Another worker blocked in accept() may be taking it at this very moment,
+ * so look again a little later (waking early on a stop).
+ */
+static bool others_wait(const struct conn *c)
 {
-    struct pollfd pfd[2];
-    nfds_t nfds = 1;
-    int r;
+    struct pollfd p = {.fd = c->ctx->stop.fd, .events = POLLIN, .revents = 0};
 
-    pfd[0].fd = c->fd;
+    (void)poll(&p, 1, WAITER_CONFIRM_MS);
+    p = (struct pollfd){.fd = c->ctx->listen_fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+/* Logs, at info level, a close by one of the rules of rules.h. */
+static void log_rule_close(const struct conn *c, enum close_reason why,
+                           uint64_t now)
+{
+    const struct rules_limits *l = &c->ctx->limits;
+    double quiet = (double)(now - c->r.last_io_ms) / MS_PER_S;
+
+    if (why == CLOSE_KEEPALIVE)
+        log_info("client %s: keepalive rule: no byte for %.1f s %s while %s "
+                 "(--keepalive-timeout %.1f), closing",
+                 c->peer, quiet,
+                 c->r.in_exchange ? "in the middle of an exchange"
+                                  : "at a request boundary",
+                 c->stop_seen ? "the server stops" : "other clients wait",
+                 (double)l->keepalive_ms / MS_PER_S);
+    else if (why == CLOSE_SLOW)
+        log_info("client %s: min-rate rule: %llu bytes moved in %.1f s, "
+                 "under --min-rate %llu bytes/s after a %d s grace, closing",
+                 c->peer, (unsigned long long)c->r.exch_bytes,
+                 (double)(now - c->r.exch_start_ms) / MS_PER_S,
+                 (unsigned long long)l->min_rate,
+                 RULES_MIN_RATE_GRACE_MS / MS_PER_S);
+    else
+        log_info("client %s: idle for %.1f s, disconnecting "
+                 "(--idle-timeout)",
+                 c->peer, quiet);
+}
+
+/* Waits for the socket, the stop pipe, a waiting client or a deadline. */
+static enum close_reason wait_io(struct conn *c, bool want_read, uint64_t now)
+{
+    struct serve_ctx *ctx = c->ctx;
+    struct pollfd pfd[3];
+    nfds_t nfds = 1, lfd = 0;
+    enum close_reason why;
+    bool waiting;
+
+    pfd[0] = (struct pollfd){.fd = c->fd};
     pfd[0].events = (short)((want_read ? POLLIN : 0) |
-                            (outq_bytes(&c->ctx->out) > 0 ? POLLOUT : 0));
-    pfd[0].revents = 0;
+                            (outq_bytes(&ctx->out) > 0 ? POLLOUT : 0));
+    /* Once a stop was seen, the listener may be the stop pipe (stop.c). */
     if (!c->stop_seen) {
-        pfd[1].fd = c->ctx->stop.fd;
-        pfd[1].events = POLLIN;
-        pfd[1].revents = 0;
-        nfds = 2;
+        pfd[nfds++] = (struct pollfd){.fd = ctx->stop.fd, .events = POLLIN};
+        if (ctx->listen_fd >= 0 &&
+            rules_watch_waiters(&ctx->limits, &c->r, now)) {
+            lfd = nfds;
+            pfd[nfds++] =
+                (struct pollfd){.fd = ctx->listen_fd, .events = POLLIN};
+        }
     }
-    r = poll(pfd, nfds, poll_timeout(c, now));
-    if (r < 0) {
+    if (poll(pfd, nfds, poll_timeout(c, now)) < 0) {
         if (errno == EINTR)
-            return 0;
+            return CLOSE_NONE;
         log_warn("poll");
-        return -1;
+        return CLOSE_ERROR;
     }
     if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
         c->maybe_readable = true;
-    if (serve_now_ms() >= idle_deadline(c)) {
-        log_info("client %s: idle for %.1f s, disconnecting", c->peer,
-                 (double)c->ctx->idle_timeout_ms / MS_PER_S);
-        c->why = SERVE_CLOSE_IDLE;
-        return -1;
-    }
-    return 0;
+    now = serve_now_ms();
+    waiting = stop_presses(c, now) ||
+              (lfd != 0 && (pfd[lfd].revents & POLLIN) && others_wait(c));
+    why = rules_due(&ctx->limits, &c->r, waiting, now);
+    if (why != CLOSE_NONE)
+        log_rule_close(c, why, now);
+    return why;
 }
 
-/* One turn of the connection loop. 0 to go on, -1 to close. */
-static int step(struct conn *c)
+/* One turn of the connection loop: CLOSE_NONE to go on, else why it ends. */
+static enum close_reason step(struct conn *c)
 {
     uint64_t now = serve_now_ms();
+    enum close_reason why;
     bool want_read, drain_only;
     int r;
 
-    if (answer_buffered(c) < 0 || write_some(c, now) < 0)
-        return -1;
+    why = answer_buffered(c);
+    if (why == CLOSE_NONE)
+        why = write_some(c, now);
+    if (why != CLOSE_NONE)
+        return why;
     if (c->eof && c->rend == 0) {
-        if (!answer_at_boundary(&c->ans))
+        if (!answer_at_boundary(&c->ans)) {
             log_info("client %s: closed in the middle of a request", c->peer);
-        if (!answer_at_boundary(&c->ans) || outq_bytes(&c->ctx->out) == 0) {
-            c->why = SERVE_CLOSE_CLIENT;
-            return -1;
+            return CLOSE_CLIENT;
         }
+        if (outq_bytes(&c->ctx->out) == 0)
+            return CLOSE_CLIENT;
     }
     if (check_stop(c, now))
-        return -1;
+        return CLOSE_SHUTDOWN;
     /* Requests held back by backpressure can go on once output drained. */
     if (c->rend != 0 && !answer_backpressured(&c->ans))
-        return 0;
+        return CLOSE_NONE;
 
     /* Stopping and nothing in flight: answer only what already arrived. */
     drain_only = c->stop_seen && conn_idle(c) && !in_first_byte_grace(c, now);
@@ -326,36 +421,37 @@ static int step(struct conn *c)
                 !throttled(c, now);
     if (want_read && (c->maybe_readable || drain_only)) {
         r = read_some(c, now);
-        if (r != 0)
-            return r < 0 ? -1 : 0;
-        if (drain_only) {
-            c->why = SERVE_CLOSE_SHUTDOWN;
-            return -1;
-        }
+        if (r < 0)
+            return broken(-r);
+        if (r > 0)
+            return CLOSE_NONE;
+        if (drain_only)
+            return CLOSE_SHUTDOWN;
     }
     return wait_io(c, want_read, now);
 }
 
-enum serve_close serve_conn(struct serve_ctx *ctx, int fd, const char *peer)
+enum close_reason serve_conn(struct serve_ctx *ctx, int fd, const char *peer)
 {
     struct conn c;
+    enum close_reason why;
 
     memset(&c, 0, sizeof(c));
     c.ctx = ctx;
     c.fd = fd;
     c.peer = peer;
     c.maybe_readable = true;
-    c.why = SERVE_CLOSE_ERROR;
-    c.accepted_ms = c.last_io_ms = serve_now_ms();
+    c.accepted_ms = c.r.last_io_ms = serve_now_ms();
     answer_init(&c.ans, &ctx->out, &ctx->rng);
     c.ans.stats = ctx->stats;
 
-    while (step(&c) == 0)
-        ;
+    do {
+        why = step(&c);
+    } while (why == CLOSE_NONE);
 
-    log_debug("client %s: closed after %llu requests", peer,
-              (unsigned long long)c.ans.requests);
+    log_debug("client %s: closed after %llu requests (%s)", peer,
+              (unsigned long long)c.ans.requests, rules_reason_name(why));
     outq_reset(&ctx->out);
     answer_close(&c.ans);
-    return c.why;
+    return why;
 }

@@ -15,6 +15,7 @@
 
 #include "outq.h"
 #include "rng.h"
+#include "rules.h"
 #include "wstats.h"
 
 /*
@@ -33,7 +34,8 @@ struct serve_ctx {
     size_t rcap;
     struct outq out;
     struct rng rng;
-    uint64_t idle_timeout_ms;     /* 0 = never */
+    struct rules_limits limits;   /* idle, keepalive, min-rate */
+    int listen_fd;                /* asked whether others wait; -1: never */
     uint64_t shutdown_timeout_ms; /* 0 = wait forever */
     struct serve_stop stop;
     uint64_t stop_at_ms; /* when the stop was first seen, or 0 */
@@ -43,27 +45,28 @@ struct serve_ctx {
     struct wstats own_stats;
 };
 
-/* Why serve_conn ended a connection. */
-enum serve_close {
-    SERVE_CLOSE_CLIENT,   /* end of file from the client */
-    SERVE_CLOSE_IDLE,     /* --idle-timeout */
-    SERVE_CLOSE_ERROR,    /* an I/O or memory error, a reset */
-    SERVE_CLOSE_SHUTDOWN, /* a graceful stop ended it */
+/* A worker's serving settings: timeouts in seconds, 0 meaning none. */
+struct serve_opts {
+    uint64_t seed;
+    double idle_timeout;
+    double shutdown_timeout;
+    double keepalive_timeout;
+    uint64_t min_rate; /* bytes per second, 0 = off */
+    int listen_fd;     /* the listening socket, or -1 */
 };
 
-/* Allocates the read buffer and seeds the generator; timeouts are in
- * seconds, 0 meaning none. 0 or -ENOMEM. */
-int serve_ctx_init(struct serve_ctx *ctx, uint64_t seed, double idle_timeout,
-                   double shutdown_timeout, const struct serve_stop *stop);
+/* Allocates the read buffer and seeds the generator. 0 or -ENOMEM. */
+int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
+                   const struct serve_stop *stop);
 void serve_ctx_close(struct serve_ctx *ctx);
 
 /*
  * Serves the connected, non-blocking socket fd until the client closes, an
- * error or timeout ends it, or a graceful stop completes it. Closes nothing:
- * the caller closes fd. Returns why it ended. peer names the client in log
- * lines.
+ * error or a rule (idle, keepalive, min-rate) ends it, or a graceful stop
+ * completes it, and returns why it ended (never CLOSE_NONE). Closes
+ * nothing: the caller closes fd. peer names the client in log lines.
  */
-enum serve_close serve_conn(struct serve_ctx *ctx, int fd, const char *peer);
+enum close_reason serve_conn(struct serve_ctx *ctx, int fd, const char *peer);
 
 /* Monotonic clock in milliseconds. */
 uint64_t serve_now_ms(void);

@@ -84,6 +84,8 @@ static void all_set(struct worker_cmd *c)
     c->slot = 256;
     c->idle_timeout = 0.25;
     c->shutdown_timeout = 1e9;
+    c->keepalive_timeout = 0.125;
+    c->min_rate = 1073741824u;
     c->stats_fd = 5;
     c->stats_block = 1023;
     c->seed.set = true;
@@ -128,6 +130,8 @@ static void test_worker_cmd_defaults(void **state)
     assert_int_equal(c.verbose, 0);
     assert_true(c.idle_timeout == 60.0);
     assert_true(c.shutdown_timeout == 30.0);
+    assert_true(c.keepalive_timeout == 5.0);
+    assert_int_equal(c.min_rate, 500);
     assert_false(c.seed.set);
 }
 
@@ -155,6 +159,8 @@ static void test_worker_cmd_round_trip(void **state)
     c.parent_pid = 1;
     c.idle_timeout = 0;
     c.shutdown_timeout = 0.000001;
+    c.keepalive_timeout = 0;
+    c.min_rate = 0;
     c.seed.set = true;
     c.verbose = 1;
     round_trip(&c, &back);
@@ -177,6 +183,10 @@ static void test_worker_cmd_build_words(void **state)
         "60.000000",
         "--shutdown-timeout",
         "0.500000",
+        "--keepalive-timeout",
+        "5.000000",
+        "--min-rate",
+        "500",
         "--stats-fd",
         "5",
         "--stats-block",
@@ -212,7 +222,7 @@ static void test_worker_cmd_build_words(void **state)
     /* More -v than the worker counts are not passed on. */
     c.verbose = 100;
     assert_int_equal(worker_cmd_build(&c, want[0], &a), 0);
-    assert_int_equal(count_words(a.argv), 19 + 4);
+    assert_int_equal(count_words(a.argv), 23 + 4);
 
     /* A positive timeout never rounds down to 0 ("never"). */
     c.idle_timeout = 1e-9;
@@ -259,6 +269,12 @@ static void test_worker_cmd_build_rejects(void **state)
     expect_build_error(&c, "w", -ERANGE);
     all_set(&c);
     c.shutdown_timeout = 1e9 + 1;
+    expect_build_error(&c, "w", -ERANGE);
+    all_set(&c);
+    c.keepalive_timeout = -0.5;
+    expect_build_error(&c, "w", -ERANGE);
+    all_set(&c);
+    c.min_rate = 1073741825u;
     expect_build_error(&c, "w", -ERANGE);
 
     all_set(&c);
@@ -360,6 +376,10 @@ static void test_worker_cmd_parse_rejects(void **state)
                  "invalid idle timeout '1e3'");
     expect_usage(WARGV("--listen-fd", "3", "--shutdown-timeout", "-1"),
                  "invalid shutdown timeout");
+    expect_usage(WARGV("--listen-fd", "3", "--keepalive-timeout", "x"),
+                 "invalid keepalive timeout 'x'");
+    expect_usage(WARGV("--listen-fd", "3", "--min-rate", "1073741825"),
+                 "invalid minimum rate");
     expect_usage(WARGV("--listen-fd", "3", "--seed", "18446744073709551616"),
                  "invalid seed");
     expect_usage(WARGV("--listen-fd", "3", "extra"),
@@ -381,6 +401,7 @@ static void test_worker_cmd_usage(void **state)
         "PID]\n"
         "                         [--slot N] [--idle-timeout S] "
         "[--shutdown-timeout S]\n"
+        "                         [--keepalive-timeout S] [--min-rate BYTES]\n"
         "                         [--stats-fd FD] [--stats-block N] [--seed "
         "N] [-v]\n"
         "(started by tcp_server; not meant to be run by hand)\n");

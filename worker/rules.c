@@ -1,0 +1,95 @@
+/*
+ * The fairness rules (see rules.h). No I/O, no clock: every function is a
+ * plain computation on what serve.c measured.
+ */
+#include "rules.h"
+
+#define MS_PER_S 1000
+
+const char *rules_reason_name(enum close_reason r)
+{
+    switch (r) {
+    case CLOSE_NONE:
+        return "none";
+    case CLOSE_CLIENT:
+        return "client";
+    case CLOSE_IDLE:
+        return "idle";
+    case CLOSE_KEEPALIVE:
+        return "keepalive";
+    case CLOSE_SLOW:
+        return "slow";
+    case CLOSE_ERROR:
+        return "error";
+    case CLOSE_SHUTDOWN:
+        return "shutdown";
+    }
+    return "unknown";
+}
+
+/* a + b, saturating at RULES_NEVER. */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return b > RULES_NEVER - a ? RULES_NEVER : a + b;
+}
+
+uint64_t rules_idle_deadline(const struct rules_limits *l,
+                             const struct rules_conn *c)
+{
+    return l->idle_ms == 0 ? RULES_NEVER : add_sat(c->last_io_ms, l->idle_ms);
+}
+
+uint64_t rules_stall_deadline(const struct rules_limits *l,
+                              const struct rules_conn *c)
+{
+    return l->keepalive_ms == 0 ? RULES_NEVER
+                                : add_sat(c->last_io_ms, l->keepalive_ms);
+}
+
+uint64_t rules_slow_deadline(const struct rules_limits *l,
+                             const struct rules_conn *c)
+{
+    uint64_t earned;
+
+    if (l->min_rate == 0 || !c->in_exchange)
+        return RULES_NEVER;
+    /* Every min_rate bytes buy one more second; no overflow below 2^54. */
+    earned = c->exch_bytes > (RULES_NEVER / MS_PER_S)
+                 ? RULES_NEVER
+                 : c->exch_bytes * MS_PER_S / l->min_rate;
+    return add_sat(add_sat(c->exch_start_ms, RULES_MIN_RATE_GRACE_MS), earned);
+}
+
+enum close_reason rules_due(const struct rules_limits *l,
+                            const struct rules_conn *c, bool waiting,
+                            uint64_t now)
+{
+    if (waiting && now >= rules_stall_deadline(l, c))
+        return CLOSE_KEEPALIVE;
+    if (now >= rules_slow_deadline(l, c))
+        return CLOSE_SLOW;
+    if (now >= rules_idle_deadline(l, c))
+        return CLOSE_IDLE;
+    return CLOSE_NONE;
+}
+
+bool rules_watch_waiters(const struct rules_limits *l,
+                         const struct rules_conn *c, uint64_t now)
+{
+    return now >= rules_stall_deadline(l, c);
+}
+
+uint64_t rules_next(const struct rules_limits *l, const struct rules_conn *c,
+                    bool waiting, uint64_t now)
+{
+    uint64_t at = rules_idle_deadline(l, c);
+    uint64_t slow = rules_slow_deadline(l, c);
+    uint64_t stall = rules_stall_deadline(l, c);
+
+    if (slow < at)
+        at = slow;
+    /* Past it and nobody waiting: the listener, not a timer, wakes us. */
+    if (stall < at && (waiting || now < stall))
+        at = stall;
+    return at;
+}

@@ -1,0 +1,96 @@
+/*
+ * The fairness rules of one connection (DESIGN.md section 7) as pure
+ * functions of time, counters and limits: which rule closes a connection
+ * now, and the deadlines at which one might. serve.c measures, this module
+ * decides, so tests/unit/test_rules.c checks every decision without a
+ * socket or a clock.
+ */
+#ifndef TCP_SERVER_RULES_H
+#define TCP_SERVER_RULES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A deadline that never comes. */
+#define RULES_NEVER UINT64_MAX
+
+/* The minimum-rate rule only starts this long into an exchange. */
+#define RULES_MIN_RATE_GRACE_MS 10000
+
+/*
+ * Why a connection ended, one value per label of the future
+ * tcp_server_connections_closed_total{reason=...} counter. CLOSE_NONE is
+ * "keep going", never the result of a finished connection.
+ */
+enum close_reason {
+    CLOSE_NONE = 0,
+    CLOSE_CLIENT,    /* the client closed or reset the connection */
+    CLOSE_IDLE,      /* --idle-timeout */
+    CLOSE_KEEPALIVE, /* --keepalive-timeout while others wait (or a stop) */
+    CLOSE_SLOW,      /* --min-rate */
+    CLOSE_ERROR,     /* the worker could not go on (memory, poll) */
+    CLOSE_SHUTDOWN,  /* a graceful stop ended it */
+};
+
+/* The label of a reason ("client", "idle", ...; "none" for CLOSE_NONE). */
+const char *rules_reason_name(enum close_reason r);
+
+/* The limits, in milliseconds and bytes per second; 0 turns a rule off. */
+struct rules_limits {
+    uint64_t idle_ms;
+    uint64_t keepalive_ms;
+    uint64_t min_rate;
+};
+
+/* What the rules look at in a connection. */
+struct rules_conn {
+    uint64_t last_io_ms;    /* last byte moved in either direction */
+    bool in_exchange;       /* a request partly received or answer unsent */
+    uint64_t exch_start_ms; /* first byte of the exchange (in_exchange) */
+    uint64_t exch_bytes;    /* bytes moved both ways since exch_start_ms */
+};
+
+/* --idle-timeout: no byte for idle_ms. RULES_NEVER when off. */
+uint64_t rules_idle_deadline(const struct rules_limits *l,
+                             const struct rules_conn *c);
+
+/* --keepalive-timeout: no byte for keepalive_ms; it closes only while
+ * others wait. RULES_NEVER when off. */
+uint64_t rules_stall_deadline(const struct rules_limits *l,
+                              const struct rules_conn *c);
+
+/*
+ * --min-rate, as mod_reqtimeout computes it: exchange start + 10 s + bytes
+ * moved during the exchange / min-rate. RULES_NEVER when off or when no
+ * exchange is under way.
+ */
+uint64_t rules_slow_deadline(const struct rules_limits *l,
+                             const struct rules_conn *c);
+
+/*
+ * The rule that closes the connection at now, or CLOSE_NONE. waiting: other
+ * clients wait for a worker (or the server is stopping). When several are
+ * due, keepalive (others need the worker) comes before min-rate, then idle.
+ */
+enum close_reason rules_due(const struct rules_limits *l,
+                            const struct rules_conn *c, bool waiting,
+                            uint64_t now);
+
+/*
+ * True when the stall has lasted long enough that the keepalive rule would
+ * close the connection if others waited: only then is it worth asking
+ * whether they do.
+ */
+bool rules_watch_waiters(const struct rules_limits *l,
+                         const struct rules_conn *c, uint64_t now);
+
+/*
+ * The earliest time at which rules_due() or rules_watch_waiters() may change
+ * their answer, or RULES_NEVER. waiting as for rules_due(). A deadline that
+ * has already passed without effect (the stall deadline with nobody
+ * waiting) is left out, so a poll() on it never spins.
+ */
+uint64_t rules_next(const struct rules_limits *l, const struct rules_conn *c,
+                    bool waiting, uint64_t now);
+
+#endif
