@@ -62,6 +62,8 @@ static int read_small(const char *path, char *buf, size_t len)
     size_t n;
     int r = 0;
 
+    /* Whatever fread leaves, the text ends within the buffer. */
+    memset(buf, 0, len);
     if (f == NULL)
         return -errno;
     n = fread(buf, 1, len - 1, f);
