@@ -160,20 +160,16 @@ static void pause_ms(int ms)
 static void serve_client(struct serve_ctx *ctx, int fd,
                          const struct sockaddr_storage *ss, socklen_t sslen)
 {
-    char peer[NET_ADDRSTRLEN];
+    struct serve_peer peer = {(const struct sockaddr *)ss, sslen, false, ""};
     enum close_reason why;
 
     /* Answers are batched per read already; Nagle would only add delay. */
     if (!nodelay_inherited)
         (void)net_set_nodelay(fd);
-    /* Warnings name the client too, so this is needed even without -v. */
-    if (net_format_addr((const struct sockaddr *)ss, sslen, peer,
-                        sizeof(peer)) < 0)
-        snprintf(peer, sizeof(peer), "unknown");
-    log_debug("client %s: connected", peer);
+    log_debug("client %s: connected", serve_peer_name(&peer));
     wstats_add(&ctx->stats->connections, 1);
     wstats_set(&ctx->stats->busy, 1);
-    why = serve_conn(ctx, fd, peer);
+    why = serve_conn(ctx, fd, &peer);
     close(fd);
     wstats_add(closed_counter(ctx->stats, why), 1);
     wstats_set(&ctx->stats->busy, 0);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -50,7 +51,7 @@
 struct conn {
     struct serve_ctx *ctx;
     int fd;
-    const char *peer;
+    struct serve_peer *peer;
     struct answer ans;
     size_t rpos, rend; /* unanswered bytes are rbuf[rpos..rend) */
     uint64_t bytes_in;
@@ -204,7 +205,7 @@ static bool check_stop(struct conn *c, uint64_t now)
     if (now >= shutdown_deadline(c)) {
         /* Not a fairness rule: the supervisor is about to force the stop. */
         log_warnx("client %s: shutdown timeout, dropping the connection",
-                  c->peer);
+                  serve_peer_name(c->peer));
         return true;
     }
     return false;
@@ -223,7 +224,8 @@ static enum close_reason answer_buffered(struct conn *c)
     long n = answer_feed(&c->ans, c->ctx->rbuf + c->rpos, c->rend - c->rpos);
 
     if (n < 0) {
-        log_warnx("client %s: cannot answer: %s", c->peer, strerror((int)-n));
+        log_warnx("client %s: cannot answer: %s", serve_peer_name(c->peer),
+                  strerror((int)-n));
         return CLOSE_ERROR;
     }
     c->rpos += (size_t)n;
@@ -271,9 +273,11 @@ static int read_some(struct conn *c, uint64_t now)
     /* A reset between requests is how balancers end health checks (HAProxy
      * closes its check connections with a reset): not worth more than debug. */
     if (errno == ECONNRESET && conn_idle(c))
-        log_debug("client %s: reset between requests", c->peer);
+        log_debug("client %s: reset between requests",
+                  serve_peer_name(c->peer));
     else
-        log_info("client %s: receive failed: %s", c->peer, strerror(errno));
+        log_info("client %s: receive failed: %s", serve_peer_name(c->peer),
+                 strerror(errno));
     return -errno;
 }
 
@@ -286,7 +290,8 @@ static enum close_reason write_some(struct conn *c, uint64_t now)
     if (outq_bytes(out) > 0) {
         long w = outq_flush(out, c->fd);
         if (w < 0) {
-            log_info("client %s: send failed: %s", c->peer, strerror((int)-w));
+            log_info("client %s: send failed: %s", serve_peer_name(c->peer),
+                     strerror((int)-w));
             return broken((int)-w);
         }
         if (w > 0) {
@@ -296,7 +301,7 @@ static enum close_reason write_some(struct conn *c, uint64_t now)
         }
     }
     if (outq_settle(out) < 0) {
-        log_warnx("client %s: out of memory", c->peer);
+        log_warnx("client %s: out of memory", serve_peer_name(c->peer));
         return CLOSE_ERROR;
     }
     if (c->rpos == c->rend)
@@ -331,7 +336,7 @@ static void log_rule_close(const struct conn *c, enum close_reason why,
     if (why == CLOSE_KEEPALIVE)
         log_info("client %s: keepalive rule: no byte for %.1f s %s while %s "
                  "(--keepalive-timeout %.1f), closing",
-                 c->peer, quiet,
+                 serve_peer_name(c->peer), quiet,
                  c->r.in_exchange ? "in the middle of an exchange"
                                   : "at a request boundary",
                  c->stop_seen ? "the server stops" : "other clients wait",
@@ -339,14 +344,14 @@ static void log_rule_close(const struct conn *c, enum close_reason why,
     else if (why == CLOSE_SLOW)
         log_info("client %s: min-rate rule: %llu bytes moved in %.1f s, "
                  "under --min-rate %llu bytes/s after a %d s grace, closing",
-                 c->peer, (unsigned long long)c->r.exch_bytes,
+                 serve_peer_name(c->peer), (unsigned long long)c->r.exch_bytes,
                  (double)(now - c->r.exch_start_ms) / MS_PER_S,
                  (unsigned long long)l->min_rate,
                  RULES_MIN_RATE_GRACE_MS / MS_PER_S);
     else
         log_info("client %s: idle for %.1f s, disconnecting "
                  "(--idle-timeout)",
-                 c->peer, quiet);
+                 serve_peer_name(c->peer), quiet);
 }
 
 /* Waits for the socket, the stop pipe, a waiting client or a deadline. */
@@ -403,7 +408,8 @@ static enum close_reason step(struct conn *c)
         return why;
     if (c->eof && c->rend == 0) {
         if (!answer_at_boundary(&c->ans)) {
-            log_info("client %s: closed in the middle of a request", c->peer);
+            log_info("client %s: closed in the middle of a request",
+                     serve_peer_name(c->peer));
             return CLOSE_CLIENT;
         }
         if (outq_bytes(&c->ctx->out) == 0)
@@ -431,7 +437,19 @@ static enum close_reason step(struct conn *c)
     return wait_io(c, want_read, now);
 }
 
-enum close_reason serve_conn(struct serve_ctx *ctx, int fd, const char *peer)
+const char *serve_peer_name(struct serve_peer *p)
+{
+    if (!p->named) {
+        if (p->addr == NULL ||
+            net_format_addr(p->addr, p->len, p->name, sizeof(p->name)) < 0)
+            snprintf(p->name, sizeof(p->name), "unknown");
+        p->named = true;
+    }
+    return p->name;
+}
+
+enum close_reason serve_conn(struct serve_ctx *ctx, int fd,
+                             struct serve_peer *peer)
 {
     struct conn c;
     enum close_reason why;
@@ -449,8 +467,9 @@ enum close_reason serve_conn(struct serve_ctx *ctx, int fd, const char *peer)
         why = step(&c);
     } while (why == CLOSE_NONE);
 
-    log_debug("client %s: closed after %llu requests (%s)", peer,
-              (unsigned long long)c.ans.requests, rules_reason_name(why));
+    log_debug("client %s: closed after %llu requests (%s)",
+              serve_peer_name(peer), (unsigned long long)c.ans.requests,
+              rules_reason_name(why));
     outq_reset(&ctx->out);
     answer_close(&c.ans);
     return why;

@@ -10,9 +10,12 @@
 #define TCP_SERVER_SERVE_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net.h"
 #include "outq.h"
 #include "rng.h"
 #include "rules.h"
@@ -55,6 +58,20 @@ struct serve_opts {
     int listen_fd;     /* the listening socket, or -1 */
 };
 
+/*
+ * The client's address, named only when a log line needs it: formatting
+ * an address costs more user time than the rest of a short connection.
+ */
+struct serve_peer {
+    const struct sockaddr *addr;
+    socklen_t len;
+    bool named;
+    char name[NET_ADDRSTRLEN];
+};
+
+/* The client's "addr:port" (or "unknown"), formatted on first use. */
+const char *serve_peer_name(struct serve_peer *p);
+
 /* Allocates the read buffer and seeds the generator. 0 or -ENOMEM. */
 int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
                    const struct serve_stop *stop);
@@ -66,7 +83,8 @@ void serve_ctx_close(struct serve_ctx *ctx);
  * completes it, and returns why it ended (never CLOSE_NONE). Closes
  * nothing: the caller closes fd. peer names the client in log lines.
  */
-enum close_reason serve_conn(struct serve_ctx *ctx, int fd, const char *peer);
+enum close_reason serve_conn(struct serve_ctx *ctx, int fd,
+                             struct serve_peer *peer);
 
 /* Monotonic clock in milliseconds. */
 uint64_t serve_now_ms(void);
