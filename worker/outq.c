@@ -29,6 +29,20 @@ void outq_reset(struct outq *q)
     outq_init(q);
 }
 
+/* Segment arrays up to this many entries are kept between connections. */
+#define OUTQ_KEEP_SEGS 64
+
+void outq_clear(struct outq *q)
+{
+    if (q->cap > OUTQ_KEEP_SEGS) {
+        outq_reset(q);
+        return;
+    }
+    for (size_t i = 0; i < q->count; i++)
+        free(q->segs[q->head + i].mem);
+    q->head = q->count = q->bytes = 0;
+}
+
 static struct outq_seg *tail(struct outq *q)
 {
     return q->count > 0 ? &q->segs[q->head + q->count - 1] : NULL;

@@ -31,6 +31,12 @@ void outq_init(struct outq *q);
 /* Frees every segment; the queue is empty and reusable. */
 void outq_reset(struct outq *q);
 
+/*
+ * Empties the queue for the next connection: frees what segments own but
+ * keeps a small segment array, so a short connection allocates nothing.
+ */
+void outq_clear(struct outq *q);
+
 static inline size_t outq_bytes(const struct outq *q)
 {
     return q->bytes;

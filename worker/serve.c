@@ -470,7 +470,7 @@ enum close_reason serve_conn(struct serve_ctx *ctx, int fd,
     log_debug("client %s: closed after %llu requests (%s)",
               serve_peer_name(peer), (unsigned long long)c.ans.requests,
               rules_reason_name(why));
-    outq_reset(&ctx->out);
+    outq_clear(&ctx->out);
     answer_close(&c.ans);
     return why;
 }

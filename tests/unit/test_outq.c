@@ -79,6 +79,49 @@ static void test_outq_order_across_kinds(void **state)
     outq_reset(&q);
 }
 
+/*
+ * outq_clear empties the queue (owned memory freed: ASan and valgrind see a
+ * leak otherwise) and keeps a small segment array for the next connection,
+ * but not a large one; the queue works as new afterwards.
+ */
+static void test_outq_clear_keeps_small_array(void **state)
+{
+    struct outq q;
+    uint8_t *owned = malloc(4);
+    uint8_t out[8];
+    struct outq_seg *segs;
+
+    (void)state;
+    assert_non_null(owned);
+    memcpy(owned, "abcd", 4);
+    outq_init(&q);
+    assert_int_equal(outq_add_owned(&q, owned, 4), 0);
+    assert_int_equal(outq_add_copy(&q, (const uint8_t *)"ef", 2), 0);
+    segs = q.segs;
+    outq_clear(&q);
+    assert_int_equal(outq_bytes(&q), 0);
+    assert_int_equal(q.count, 0);
+    assert_ptr_equal(q.segs, segs);
+    assert_int_equal(outq_add_copy(&q, (const uint8_t *)"gh", 2), 0);
+    assert_int_equal(outq_flush(&q, fds[0]), 2);
+    assert_int_equal(drain(out, sizeof(out)), 2);
+    assert_memory_equal(out, "gh", 2);
+
+    /* Thousands of owned segments grow the array past what is kept. */
+    for (int i = 0; i < 1000; i++) {
+        uint8_t *m = malloc(1);
+        assert_non_null(m);
+        m[0] = 'x';
+        assert_int_equal(outq_add_owned(&q, m, 1), 0);
+    }
+    assert_true(q.cap > 64);
+    outq_clear(&q);
+    assert_null(q.segs);
+    assert_int_equal(q.cap, 0);
+    assert_int_equal(outq_bytes(&q), 0);
+    outq_reset(&q);
+}
+
 static void test_outq_adjacent_refs_merge(void **state)
 {
     struct outq q;
@@ -151,6 +194,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_outq_order_across_kinds, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_outq_clear_keeps_small_array,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_outq_adjacent_refs_merge, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outq_partial_flush_keeps_rest,
