@@ -228,6 +228,44 @@ static int on_end(struct answer *a)
     return r;
 }
 
+/*
+ * The fast path of pipelined small requests: at a request boundary, every
+ * following uppercase or lowercase request that lies whole in buf is
+ * answered in place (the header rewritten to the response's, the body
+ * mapped) without going through the parser's events, and the run of
+ * answers, contiguous in buf like the requests, is queued as one
+ * reference. Stops at anything else (another action, a partial request) or
+ * where a new request would start above ANSWER_HIGH_WATER, which is what
+ * the general path would do. Returns the bytes answered.
+ */
+static long stream_run(struct answer *a, uint8_t *buf, size_t len)
+{
+    size_t queued = outq_bytes(a->out), pos = 0;
+    int r;
+
+    while (len - pos >= PROTO_HEADER_LEN && queued + pos < ANSWER_HIGH_WATER) {
+        uint32_t word = proto_get_u32(buf + pos);
+        unsigned action = word >> PROTO_LEN_BITS;
+        size_t n = word & PROTO_MAX_LEN;
+
+        if ((action != PROTO_UPPERCASE && action != PROTO_LOWERCASE) ||
+            n > len - pos - PROTO_HEADER_LEN)
+            break;
+        proto_put_u32(buf + pos, (uint32_t)n);
+        if (action == PROTO_UPPERCASE)
+            xform_upper(buf + pos + PROTO_HEADER_LEN, n);
+        else
+            xform_lower(buf + pos + PROTO_HEADER_LEN, n);
+        a->requests++;
+        wstats_add(&a->stats->requests[stats_action[action]], 1);
+        pos += PROTO_HEADER_LEN + n;
+    }
+    if (pos == 0)
+        return 0;
+    r = outq_add_ref(a->out, buf, pos);
+    return r < 0 ? r : (long)pos;
+}
+
 long answer_feed(struct answer *a, uint8_t *buf, size_t len)
 {
     size_t pos = 0;
@@ -238,6 +276,15 @@ long answer_feed(struct answer *a, uint8_t *buf, size_t len)
 
         if (answer_backpressured(a))
             return (long)pos;
+        if (answer_at_boundary(a)) {
+            long n = stream_run(a, buf + pos, len - pos);
+
+            if (n < 0)
+                return n;
+            pos += (size_t)n;
+            if (answer_backpressured(a))
+                return (long)pos;
+        }
         pos += proto_next(&a->parser, buf + pos, len - pos, &ev);
         switch (ev.type) {
         case PROTO_EV_NONE:

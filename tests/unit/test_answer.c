@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -308,6 +309,82 @@ static void test_answer_backpressure_at_boundary(void **state)
     free(in);
 }
 
+/*
+ * Many small streamed requests in one feed (the fast path): every answer in
+ * order, interleaved with requests that take the general path, a partial
+ * request at the end kept for the next feed, and every request counted.
+ */
+static void test_answer_small_pipelined_run(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t in[4096];
+    size_t n = 0, at = 0, split, got;
+    char want[32];
+
+    for (int i = 0; i < 40; i++) {
+        char msg[32];
+        int len = snprintf(msg, sizeof(msg), "Msg %d", i);
+
+        n += put_request(in + n, i % 2 ? PROTO_LOWERCASE : PROTO_UPPERCASE, msg,
+                         (size_t)len);
+        if (i == 20)
+            n += put_request(in + n, PROTO_REVERSE, "abc", 3);
+        if (i == 30)
+            n += put_request(in + n, 6, "zz", 2);
+    }
+    /* The last request arrives in two pieces. */
+    split = n - 3;
+    feed_all(f, in, split);
+    feed_all(f, in + split, n - split);
+    got = take(f);
+    for (int i = 0; i < 40; i++) {
+        int len =
+            snprintf(want, sizeof(want), "%s %d", i % 2 ? "msg" : "MSG", i);
+
+        assert_answer(f, at, want, (size_t)len);
+        at += PROTO_HEADER_LEN + (size_t)len;
+        if (i == 20) {
+            assert_answer(f, at, "cba", 3);
+            at += PROTO_HEADER_LEN + 3;
+        }
+        if (i == 30) {
+            assert_answer(f, at, "error", 5);
+            at += PROTO_HEADER_LEN + 5;
+        }
+    }
+    assert_int_equal(got, at);
+    assert_int_equal(f->ans.requests, 42);
+    assert_true(answer_at_boundary(&f->ans));
+}
+
+/* Backpressure holds for a run of small requests too: the feed stops at
+ * the first request boundary at or past ANSWER_HIGH_WATER queued. */
+static void test_answer_small_run_backpressure(void **state)
+{
+    struct fixture *f = *state;
+    size_t each = PROTO_HEADER_LEN + 16, count = 80000, n = 0, stop;
+    uint8_t *buf = malloc(each * count);
+    long r;
+
+    assert_non_null(buf);
+    for (size_t i = 0; i < count; i++)
+        n += put_request(buf + n, PROTO_UPPERCASE, "abcdefghijklmnop", 16);
+    stop = (ANSWER_HIGH_WATER + each - 1) / each * each;
+    r = answer_feed(&f->ans, buf, n);
+    assert_int_equal(r, (long)stop);
+    assert_int_equal(outq_bytes(&f->out), stop);
+    assert_true(answer_backpressured(&f->ans));
+    assert_int_equal(f->ans.requests, stop / each);
+    assert_int_equal(take(f), stop);
+    assert_answer(f, stop - each, "ABCDEFGHIJKLMNOP", 16);
+    /* Drained: the rest, at the same address, goes through. */
+    assert_int_equal(answer_feed(&f->ans, buf + stop, n - stop),
+                     (long)(n - stop));
+    assert_int_equal(take(f), n - stop);
+    assert_int_equal(f->ans.requests, count);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +403,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_answer_random_draws_from_input,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_backpressure_at_boundary,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_small_pipelined_run, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_answer_small_run_backpressure,
                                         setup, teardown),
     };
 
