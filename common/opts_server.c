@@ -81,6 +81,17 @@ static const struct opt_def server_defs[] = {
     {.long_name = NULL}, /* the end */
 };
 
+/* A non-empty text option (--worker, --bind), kept as given. */
+static enum opts_result text_opt(const char *arg, const char **dst,
+                                 const char *what, const char *expect,
+                                 char *err, size_t errlen)
+{
+    if (*arg == '\0')
+        return opts_bad_value(err, errlen, what, arg, expect);
+    *dst = arg;
+    return OPTS_OK;
+}
+
 /* An ADDR:PORT option (--agent, --metrics) into host (SERVER_HOST_MAX
  * bytes) and port, with a port of at least min_port. */
 static enum opts_result endpoint_opt(const char *arg, char *host,
@@ -166,20 +177,14 @@ static enum opts_result server_opt(void *ctx, int id, const char *arg,
     case O_VERSION:
         return OPTS_VERSION;
     case O_WORKER:
-        if (*arg == '\0')
-            return opts_bad_value(err, errlen, "worker path", arg,
-                                  "a path to tcp_server_worker");
-        o->worker_path = arg;
-        return OPTS_OK;
+        return text_opt(arg, &o->worker_path, "worker path",
+                        "a path to tcp_server_worker", err, errlen);
     case O_VERBOSE:
         o->verbose++;
         return OPTS_OK;
     case O_BIND:
-        if (*arg == '\0')
-            return opts_bad_value(err, errlen, "bind address", arg,
-                                  "an IP address or host name");
-        o->bind_addr = arg;
-        return OPTS_OK;
+        return text_opt(arg, &o->bind_addr, "bind address",
+                        "an IP address or host name", err, errlen);
     case O_AGENT:
         /* Port 0 would serve the agent where no balancer could find it. */
         return endpoint_opt(arg, o->agent_host, &o->agent_port, &o->agent_set,

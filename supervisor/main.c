@@ -312,13 +312,42 @@ static void hold_signals(void)
     (void)sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+/*
+ * Standard descriptors, SIGPIPE and the worker binary, before anything is
+ * opened: 0, or -1 after printing why not.
+ */
+static int prepare_process(const struct server_opts *o, char *path, size_t len)
+{
+    int r = open_std_fds();
+
+    if (r < 0) {
+        fprintf(stderr, "tcp_server: cannot open /dev/null: %s\n",
+                strerror(-r));
+        return -1;
+    }
+    /*
+     * A closed stderr pipe must not kill the supervisor and orphan the
+     * workers. libuv restores the default action in every worker it starts.
+     */
+    signal(SIGPIPE, SIG_IGN);
+
+    r = find_worker(path, len, o->worker_path);
+    if (r < 0) {
+        fprintf(stderr, "tcp_server: cannot find worker binary %s: %s\n",
+                path[0] != '\0' ? path : WORKER_NAME, strerror(-r));
+        return -1;
+    }
+    log_debug("worker binary: %s", path);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct supervisor_config cfg;
     struct server_opts o;
     struct notify notify;
     char err[512], path[PATH_MAX], where[NET_ADDRSTRLEN];
-    int listen_fd, metrics_fd, status, r;
+    int listen_fd, metrics_fd, status;
 
     hold_signals();
     switch (server_opts_parse(&o, argc, argv, err, sizeof(err))) {
@@ -335,25 +364,8 @@ int main(int argc, char **argv)
     }
     log_init("supervisor", o.verbose);
 
-    r = open_std_fds();
-    if (r < 0) {
-        fprintf(stderr, "tcp_server: cannot open /dev/null: %s\n",
-                strerror(-r));
+    if (prepare_process(&o, path, sizeof(path)) < 0)
         return EXIT_FAILURE;
-    }
-    /*
-     * A closed stderr pipe must not kill the supervisor and orphan the
-     * workers. libuv restores the default action in every worker it starts.
-     */
-    signal(SIGPIPE, SIG_IGN);
-
-    r = find_worker(path, sizeof(path), o.worker_path);
-    if (r < 0) {
-        fprintf(stderr, "tcp_server: cannot find worker binary %s: %s\n",
-                path[0] != '\0' ? path : WORKER_NAME, strerror(-r));
-        return EXIT_FAILURE;
-    }
-    log_debug("worker binary: %s", path);
 
     if (open_sockets(&o, &listen_fd, &metrics_fd, where, sizeof(where)) < 0)
         return EXIT_FAILURE;

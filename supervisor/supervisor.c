@@ -31,59 +31,13 @@
 #include "drain_phase.h"
 #include "log.h"
 #include "metrics.h"
-#include "metrics_http.h"
-#include "procstat.h"
 #include "stats_shm.h"
+#include "sup_metrics.h"
+#include "sup_types.h"
 #include "worker_cmd.h"
 
 /* Saturation of the failure counter; the delay is capped long before. */
 #define FAILURES_MAX 1000u
-
-enum sup_state {
-    SUP_RUNNING,  /* keep every slot served */
-    SUP_DRAINING, /* stop signal seen; serving on while the balancer learns */
-    SUP_STOPPING, /* stop signal forwarded; waiting for the workers */
-    SUP_FORCED,   /* workers killed; waiting until they are reaped */
-};
-
-struct supervisor;
-
-struct slot {
-    struct supervisor *sup;
-    unsigned index;
-    unsigned failures; /* consecutive start-up failures */
-    uv_timer_t timer;  /* the slot's next start */
-};
-
-/* A worker not yet reaped. Freed once its handles are closed. */
-struct worker {
-    struct child child;
-    struct slot *slot;
-    unsigned generation;
-    bool retiring; /* sent SIGTERM by a reload: its exit is expected */
-    int block;     /* its counter block, or -1 */
-    struct worker *prev, *next;
-};
-
-struct supervisor {
-    const struct supervisor_config *cfg;
-    char path[PATH_MAX]; /* the worker path, known to fit PATH_MAX */
-    uv_loop_t loop;
-    enum sup_state state;
-    int stop_signal;
-    int exit_status;
-    unsigned generation;
-    unsigned live;          /* workers not yet reaped */
-    struct worker *workers; /* the live workers */
-    struct slot *slots;
-    uv_signal_t sigint, sigterm, sighup;
-    uv_timer_t shutdown_timer;
-    int listen_fd; /* ours to close; -1 once closed */
-    struct drain_phase drain;
-    struct stats_shm shm; /* fd -1 without --metrics */
-    struct metrics_http http;
-    uint64_t restarts[METRICS_RESTART_N];
-};
 
 static void slot_timer_cb(uv_timer_t *timer);
 static void finish(struct supervisor *sup);
@@ -316,27 +270,6 @@ static void worker_closed_cb(struct child *c)
 }
 
 /*
- * Lends the worker about to start a counter block and names it in cmd;
- * the block, or -1 (no --metrics, or every block lent).
- */
-static int lend_block(struct supervisor *sup, struct worker_cmd *cmd)
-{
-    int b;
-
-    if (sup->shm.fd < 0)
-        return -1;
-    b = stats_shm_lend(&sup->shm);
-    if (b < 0) {
-        log_warnx("every counter block is lent: this worker's work will not "
-                  "be counted");
-        return -1;
-    }
-    cmd->stats_fd = WORKER_CMD_STATS_FD;
-    cmd->stats_block = (unsigned)b;
-    return b;
-}
-
-/*
  * Starts one worker of the current generation in slot s. 0 or a negative
  * errno (nothing started).
  */
@@ -356,7 +289,7 @@ static int worker_start(struct slot *s)
     w = calloc(1, sizeof(*w));
     if (w == NULL)
         return -ENOMEM;
-    w->block = lend_block(sup, &cmd);
+    w->block = sup_lend_block(sup, &cmd);
     r = worker_cmd_build(&cmd, sup->path, &args);
     if (r < 0) {
         stats_shm_give_back(&sup->shm, w->block);
@@ -639,54 +572,6 @@ static int start_slots(struct supervisor *sup, char *err, size_t errlen)
     return 0;
 }
 
-void supervisor_metrics(const struct supervisor *sup,
-                        struct metrics_snapshot *m)
-{
-    metrics_snapshot_init(m);
-    for (const struct worker *w = sup->workers; w != NULL; w = w->next) {
-        if (!w->child.ready)
-            m->workers[METRICS_STARTING]++;
-        else if (stats_shm_busy(&sup->shm, w->block))
-            m->workers[METRICS_BUSY]++;
-        else
-            m->workers[METRICS_READY]++;
-    }
-    memcpy(m->restarts, sup->restarts, sizeof(m->restarts));
-    m->generation = sup->generation;
-    stats_shm_sum(&sup->shm, m);
-    procstat_fill(m, sup->listen_fd);
-}
-
-/* A metrics_http_render_fn; ctx is the supervisor. */
-static long render_metrics(void *ctx, char *buf, size_t cap)
-{
-    struct metrics_snapshot m;
-
-    supervisor_metrics(ctx, &m);
-    return metrics_render(&m, buf, cap);
-}
-
-/* The counter blocks and the endpoint, with --metrics. 0 or -errno. */
-static int start_metrics(struct supervisor *sup, char *err, size_t errlen)
-{
-    int r;
-
-    if (sup->cfg->metrics_fd < 0)
-        return 0;
-    r = stats_shm_open(&sup->shm, (size_t)sup->cfg->workers * WSTATS_PER_SLOT);
-    if (r < 0) {
-        close(sup->cfg->metrics_fd);
-        snprintf(err, errlen, "cannot create the counters' memory: %s",
-                 strerror(-r));
-        return r;
-    }
-    r = metrics_http_start(&sup->http, &sup->loop, sup->cfg->metrics_fd,
-                           render_metrics, sup);
-    if (r < 0)
-        snprintf(err, errlen, "cannot serve metrics: %s", uv_strerror(r));
-    return r;
-}
-
 static int setup(struct supervisor *sup, char *err, size_t errlen)
 {
     int r;
@@ -715,7 +600,7 @@ static int setup(struct supervisor *sup, char *err, size_t errlen)
                          errlen);
     if (r < 0)
         return r;
-    r = start_metrics(sup, err, errlen);
+    r = sup_start_metrics(sup, err, errlen);
     if (r < 0)
         return r;
     return start_slots(sup, err, errlen);

@@ -8,23 +8,16 @@
 
 const char *rules_reason_name(enum close_reason r)
 {
-    switch (r) {
-    case CLOSE_NONE:
-        return "none";
-    case CLOSE_CLIENT:
-        return "client";
-    case CLOSE_IDLE:
-        return "idle";
-    case CLOSE_KEEPALIVE:
-        return "keepalive";
-    case CLOSE_SLOW:
-        return "slow";
-    case CLOSE_ERROR:
-        return "error";
-    case CLOSE_SHUTDOWN:
-        return "shutdown";
-    }
-    return "unknown";
+    /* The metrics' label values (DESIGN.md section 10). */
+    static const char *const names[] = {
+        [CLOSE_NONE] = "none",         [CLOSE_CLIENT] = "client",
+        [CLOSE_IDLE] = "idle",         [CLOSE_KEEPALIVE] = "keepalive",
+        [CLOSE_SLOW] = "slow",         [CLOSE_ERROR] = "error",
+        [CLOSE_SHUTDOWN] = "shutdown",
+    };
+
+    return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r]
+                                                          : "unknown";
 }
 
 /* a + b, saturating at RULES_NEVER. */
