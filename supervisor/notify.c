@@ -143,10 +143,10 @@ void notify_workers(struct notify *n, unsigned ready)
     send_event(n, NOTIFY_STATUS);
 }
 
-void notify_restart(struct notify *n)
+void notify_restarts(struct notify *n, unsigned long total)
 {
     if (n != NULL)
-        n->st.restarts++;
+        n->st.restarts = total;
 }
 
 void notify_reloading(struct notify *n)

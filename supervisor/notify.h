@@ -87,8 +87,10 @@ void notify_close(struct notify *n);
  */
 void notify_workers(struct notify *n, unsigned ready);
 
-/* A worker that was serving is being replaced: one more restart. */
-void notify_restart(struct notify *n);
+/* The restarts so far (workers replaced after a crash or a failed start),
+ * for the next STATUS= line: the supervisor's metrics counters, so a
+ * scrape and systemctl status agree. */
+void notify_restarts(struct notify *n, unsigned long total);
 
 /* SIGHUP: RELOADING=1; READY=1 follows when the new generation is ready. */
 void notify_reloading(struct notify *n);

@@ -189,6 +189,9 @@ static unsigned ready_slots(const struct supervisor *sup)
 /* Tells systemd (notify.h) after anything that may change ready_slots. */
 static void notify_state(const struct supervisor *sup)
 {
+    notify_restarts(sup->cfg->notify,
+                    (unsigned long)(sup->restarts[METRICS_RESTART_CRASH] +
+                                    sup->restarts[METRICS_RESTART_STARTUP]));
     notify_workers(sup->cfg->notify, ready_slots(sup));
 }
 
@@ -244,13 +247,12 @@ static void worker_exit_cb(struct child *c, int64_t status, int term_signal)
     list_remove(sup, w);
     /* Reaped: the block is final until the next worker adds to it. */
     stats_shm_give_back(&sup->shm, w->block);
-    if (serving(sup) && !w->retiring)
-        notify_restart(sup->cfg->notify);
-    notify_state(sup);
     if (serving(sup)) {
         exit_while_running(w, how, clean);
+        notify_state(sup);
         return;
     }
+    notify_state(sup);
     /*
      * Dying of the forwarded signal itself is expected (a worker that had
      * not installed its handlers yet); anything else but 0 is worth a warning.

@@ -127,7 +127,7 @@ static void test_notify_sequence(void **state)
     assert_string_equal(next_msg(fd), "");
     notify_workers(&n, 2);
     expect_prefix(fd, "READY=1\nSTATUS=");
-    notify_restart(&n);
+    notify_restarts(&n, 1);
     notify_workers(&n, 1);
     expect_prefix(fd, "STATUS=listening on 127.0.0.1:1, workers ready 1/2, "
                       "restarts 1");
@@ -167,7 +167,7 @@ static void test_notify_off(void **state)
     notify_close(&n);
     /* A NULL notifier is accepted everywhere. */
     notify_workers(NULL, 1);
-    notify_restart(NULL);
+    notify_restarts(NULL, 1);
     notify_reloading(NULL);
     notify_stopping(NULL);
     notify_close(NULL);
