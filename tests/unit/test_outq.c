@@ -86,6 +86,7 @@ static void test_outq_order_across_kinds(void **state)
  */
 static void test_outq_clear_keeps_small_array(void **state)
 {
+    static const uint8_t abcd[4] = {'a', 'b', 'c', 'd'};
     struct outq q;
     uint8_t *owned = malloc(4);
     uint8_t out[8];
@@ -93,7 +94,7 @@ static void test_outq_clear_keeps_small_array(void **state)
 
     (void)state;
     assert_non_null(owned);
-    memcpy(owned, "abcd", 4);
+    memcpy(owned, abcd, sizeof(abcd));
     outq_init(&q);
     assert_int_equal(outq_add_owned(&q, owned, 4), 0);
     assert_int_equal(outq_add_copy(&q, (const uint8_t *)"ef", 2), 0);
