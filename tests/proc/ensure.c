@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,4 +136,14 @@ void ensure_exchange_once(struct harness *h, const struct harness_proc *p,
 
     ensure_exchange(fd, action, in, in_len, want, want_len);
     harness_close_fd(h, fd);
+}
+
+void ensure_exit_status(const struct harness_proc *p, int want)
+{
+    if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != want) {
+        fprintf(stderr, "wait status 0x%x, expected exit %d\n", p->status,
+                want);
+        harness_print_stderr(p);
+        fail();
+    }
 }

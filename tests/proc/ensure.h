@@ -21,6 +21,9 @@ struct harness_proc *ensure_start_server(struct harness *h,
 /* Connects to p's port or fails the test. */
 int ensure_connect(struct harness *h, const struct harness_proc *p);
 
+/* Fails the test unless p (reaped) exited normally with status want. */
+void ensure_exit_status(const struct harness_proc *p, int want);
+
 /* Reads one response and fails the test unless it is exactly want. */
 void ensure_response(int fd, const void *want, size_t want_len);
 

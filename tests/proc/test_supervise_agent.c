@@ -32,17 +32,6 @@
 /* Logged once the stop signal reached the drain phase. */
 #define DRAIN_BEGUN "telling the balancer to drain"
 
-/* Fails the test unless srv exited normally with status want. */
-static void expect_status(struct harness_proc *srv, int want)
-{
-    if (!WIFEXITED(srv->status) || WEXITSTATUS(srv->status) != want) {
-        fprintf(stderr, "wait status 0x%x, expected exit %d\n", srv->status,
-                want);
-        harness_print_stderr(srv);
-        fail();
-    }
-}
-
 /* A server with -w 2 and its agent on a free port (in *agent_port). */
 static struct harness_proc *start_with_agent(struct harness *h,
                                              const char *drain_timeout,
@@ -152,7 +141,7 @@ static void test_agent_up_then_drain(void **state)
     assert_string_equal(line, "drain\n");
     ms = wait_exit(srv);
     print_message("drain answered to exit: %lld ms\n", (long long)ms);
-    expect_status(srv, 0);
+    ensure_exit_status(srv, 0);
     expect_log(srv, "drain announced: stopping");
     assert_int_equal(wire_connect(h, srv->port, WAIT_MS), -ECONNREFUSED);
 }
@@ -171,7 +160,7 @@ static void test_drain_timeout_when_nobody_polls(void **state)
     print_message("drain timeout (1 s): exited %lld ms after the drain "
                   "began\n",
                   (long long)ms);
-    expect_status(srv, 0);
+    ensure_exit_status(srv, 0);
     expect_log(srv, "drain timeout expired: stopping");
 }
 
@@ -194,7 +183,7 @@ static void test_second_signal_during_drain_forces(void **state)
         fail_msg("the second signal did not end the drain");
     }
     print_message("second SIGTERM during the drain: gone in %d ms\n", ms);
-    expect_status(srv, 3);
+    ensure_exit_status(srv, 3);
     expect_log(srv, "second stop signal");
 }
 
@@ -214,7 +203,7 @@ static void test_agent_port_in_use(void **state)
     assert_int_equal(
         harness_spawn_server(h, (unsigned)wire_free_port(), extra, &srv), 0);
     wait_exit(srv);
-    expect_status(srv, 1);
+    ensure_exit_status(srv, 1);
     snprintf(want, sizeof(want), "agent port %d is already in use", port);
     expect_log(srv, want);
 }

@@ -74,17 +74,6 @@ static void run_start(struct harness *h, const char *const *args, struct run *r)
     r->n = (size_t)n;
 }
 
-/* Fails the test unless srv exited normally with status want. */
-static void expect_status(struct harness_proc *srv, int want)
-{
-    if (!WIFEXITED(srv->status) || WEXITSTATUS(srv->status) != want) {
-        fprintf(stderr, "wait status 0x%x, expected exit %d\n", srv->status,
-                want);
-        harness_print_stderr(srv);
-        fail();
-    }
-}
-
 /* Waits until srv and its workers are gone; returns the milliseconds. */
 static int expect_gone(struct harness_proc *srv, const pid_t *w, size_t n,
                        int bound_ms)
@@ -111,7 +100,7 @@ static int run_stop(struct run *r, int sig, bool group, int bound_ms, int want)
 
     assert_int_equal(harness_kill(r->srv, sig, group), 0);
     ms = expect_gone(r->srv, r->w, r->n, bound_ms);
-    expect_status(r->srv, want);
+    ensure_exit_status(r->srv, want);
     return ms;
 }
 
@@ -179,7 +168,7 @@ static void test_sigint_after_many_connections(void **state)
     assert_int_equal(wire_wait_closed(fd, WAIT_MS), 0);
     harness_close_fd(h, fd);
     ms = expect_gone(srv, r.w, r.n, PROMPT_MS);
-    expect_status(srv, 0);
+    ensure_exit_status(srv, 0);
     /* Our FIN turns the server's closed socket into TIME_WAIT. */
     deadline = harness_now_ms() + WAIT_MS;
     while ((tw = procfs_count_tcp_state(srv->port, PROCFS_TCP_TIME_WAIT)) < 1 &&
@@ -280,7 +269,7 @@ static void test_sigint_mid_upload(void **state)
         fail_msg("the interrupted 64 MiB exchange failed: %s", strerror(-r));
     }
     expect_gone(srv, run.w, run.n, WAIT_MS);
-    expect_status(srv, 0);
+    ensure_exit_status(srv, 0);
 }
 
 /*
@@ -308,7 +297,7 @@ static void test_sighup_keeps_listener(void **state)
     }
     print_message("%d requests answered during a reload\n", count);
     assert_int_equal(harness_stop(srv), 0);
-    expect_status(srv, 0);
+    ensure_exit_status(srv, 0);
 }
 
 /* Waits until worker pid has accepted the connection fd. */
@@ -367,7 +356,7 @@ static void test_late_first_request_served(void **state)
                           "after SIGINT: served\n",
                           (long long)elapsed, LATE_MS);
             expect_gone(srv, run.w, run.n, WAIT_MS);
-            expect_status(srv, 0);
+            ensure_exit_status(srv, 0);
             return;
         }
         if (elapsed < ON_TIME_MS) {

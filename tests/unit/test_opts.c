@@ -13,27 +13,10 @@
 #include <cmocka.h>
 
 #include "opts.h"
+#include "test_args.h"
 #include "opts_server.h"
 
 #define ARGV(...) ((const char *[]){"tcp_server", __VA_ARGS__, NULL})
-#define MAX_ARGS  32
-
-/* String literals are read-only; argv, as main() gets it, is not. */
-struct args {
-    int argc;
-    char *argv[MAX_ARGS + 1];
-    char store[MAX_ARGS][64];
-};
-
-static void make_args(struct args *a, const char *const *in)
-{
-    a->argc = 0;
-    for (; *in != NULL && a->argc < MAX_ARGS; in++, a->argc++) {
-        snprintf(a->store[a->argc], sizeof(a->store[0]), "%s", *in);
-        a->argv[a->argc] = a->store[a->argc];
-    }
-    a->argv[a->argc] = NULL;
-}
 
 static enum opts_result parse(struct server_opts *o, const char *const *in,
                               char *err)

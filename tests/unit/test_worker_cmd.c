@@ -17,26 +17,8 @@
 
 #include <cmocka.h>
 
+#include "test_args.h"
 #include "worker_cmd.h"
-
-#define MAX_ARGS 32
-
-/* String literals are read-only; argv, as main() gets it, is not. */
-struct args {
-    int argc;
-    char *argv[MAX_ARGS + 1];
-    char store[MAX_ARGS][64];
-};
-
-static void make_args(struct args *a, const char *const *in)
-{
-    a->argc = 0;
-    for (; *in != NULL && a->argc < MAX_ARGS; in++, a->argc++) {
-        snprintf(a->store[a->argc], sizeof(a->store[0]), "%s", *in);
-        a->argv[a->argc] = a->store[a->argc];
-    }
-    a->argv[a->argc] = NULL;
-}
 
 static int count_words(char *const *argv)
 {
