@@ -62,11 +62,10 @@ enum {
 };
 
 static const struct opt_def client_defs[] = {
-    {"help", 0, false, OPT_HELP},  {"verbose", 'v', false, OPT_VERBOSE},
-    {"host", 'h', true, OPT_HOST}, {"port", 'p', true, OPT_PORT},
-    {"file", 'f', true, OPT_FILE}, {"timeout", 't', true, OPT_TIMEOUT},
-    {"version", 0, false, OPT_VERSION},
-    {NULL, 0, false, 0},
+    {"help", 0, false, OPT_HELP},       {"verbose", 'v', false, OPT_VERBOSE},
+    {"host", 'h', true, OPT_HOST},      {"port", 'p', true, OPT_PORT},
+    {"file", 'f', true, OPT_FILE},      {"timeout", 't', true, OPT_TIMEOUT},
+    {"version", 0, false, OPT_VERSION}, {NULL, 0, false, 0},
 };
 
 /* Looks an action name up; names are the protocol's, case-sensitive. */
