@@ -21,6 +21,11 @@ static const char *const close_names[WSTATS_CLOSE_N] = {
 static const char *const action_names[WSTATS_ACTION_N] = {
     "uppercase", "lowercase", "reverse", "shuffle", "random", "invalid"};
 
+const char *metrics_close_name(size_t reason)
+{
+    return reason < WSTATS_CLOSE_N ? close_names[reason] : NULL;
+}
+
 void metrics_snapshot_init(struct metrics_snapshot *m)
 {
     memset(m, 0, sizeof(*m));

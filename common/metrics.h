@@ -52,6 +52,10 @@ struct metrics_snapshot {
 /* Zeroes the snapshot, marking the process figures unknown. */
 void metrics_snapshot_init(struct metrics_snapshot *m);
 
+/* The reason label of a close counter ("client", "idle", ...), or NULL
+ * past WSTATS_CLOSE_N. */
+const char *metrics_close_name(size_t reason);
+
 /* Adds the counters of one worker block (read with relaxed loads). */
 void metrics_add_block(struct metrics_snapshot *m, const struct wstats *b);
 

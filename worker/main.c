@@ -130,23 +130,10 @@ static void map_stats(struct serve_ctx *ctx, int fd, unsigned block)
     wstats_set(&ctx->stats->busy, 0);
 }
 
-/* The counter of a close reason. */
+/* The counter of a close reason (serve_conn never returns CLOSE_NONE). */
 static uint64_t *closed_counter(struct wstats *st, enum close_reason why)
 {
-    switch (why) {
-    case CLOSE_CLIENT:
-        return &st->closed[WSTATS_CLOSE_CLIENT];
-    case CLOSE_IDLE:
-        return &st->closed[WSTATS_CLOSE_IDLE];
-    case CLOSE_KEEPALIVE:
-        return &st->closed[WSTATS_CLOSE_KEEPALIVE];
-    case CLOSE_SLOW:
-        return &st->closed[WSTATS_CLOSE_SLOW];
-    case CLOSE_SHUTDOWN:
-        return &st->closed[WSTATS_CLOSE_SHUTDOWN];
-    default: /* CLOSE_ERROR; serve_conn never returns CLOSE_NONE */
-        return &st->closed[WSTATS_CLOSE_ERROR];
-    }
+    return &st->closed[why < CLOSE_NONE ? why : CLOSE_ERROR];
 }
 
 /* Sleeps up to ms, waking early on a stop signal. */

@@ -4,20 +4,17 @@
  */
 #include "rules.h"
 
+#include "metrics.h"
+
 #define MS_PER_S 1000
 
 const char *rules_reason_name(enum close_reason r)
 {
-    /* The metrics' label values (DESIGN.md section 10). */
-    static const char *const names[] = {
-        [CLOSE_NONE] = "none",         [CLOSE_CLIENT] = "client",
-        [CLOSE_IDLE] = "idle",         [CLOSE_KEEPALIVE] = "keepalive",
-        [CLOSE_SLOW] = "slow",         [CLOSE_ERROR] = "error",
-        [CLOSE_SHUTDOWN] = "shutdown",
-    };
+    const char *name = metrics_close_name((size_t)r);
 
-    return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r]
-                                                          : "unknown";
+    if (name != NULL)
+        return name;
+    return r == CLOSE_NONE ? "none" : "unknown";
 }
 
 /* a + b, saturating at RULES_NEVER. */

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "wstats.h"
+
 /* A deadline that never comes. */
 #define RULES_NEVER UINT64_MAX
 
@@ -18,18 +20,20 @@
 #define RULES_MIN_RATE_GRACE_MS 10000
 
 /*
- * Why a connection ended, one value per label of the future
- * tcp_server_connections_closed_total{reason=...} counter. CLOSE_NONE is
- * "keep going", never the result of a finished connection.
+ * Why a connection ended: the reasons the metrics count (wstats.h, so a
+ * reason is its counter's index), plus CLOSE_NONE, "keep going", never
+ * the result of a finished connection.
  */
 enum close_reason {
-    CLOSE_NONE = 0,
-    CLOSE_CLIENT,    /* the client closed or reset the connection */
-    CLOSE_IDLE,      /* --idle-timeout */
-    CLOSE_KEEPALIVE, /* --keepalive-timeout while others wait (or a stop) */
-    CLOSE_SLOW,      /* --min-rate */
-    CLOSE_ERROR,     /* the worker could not go on (memory, poll) */
-    CLOSE_SHUTDOWN,  /* a graceful stop ended it */
+    CLOSE_CLIENT = WSTATS_CLOSE_CLIENT, /* the client closed or reset it */
+    CLOSE_IDLE = WSTATS_CLOSE_IDLE,     /* --idle-timeout */
+    /* --keepalive-timeout while others wait (or a stop) */
+    CLOSE_KEEPALIVE = WSTATS_CLOSE_KEEPALIVE,
+    CLOSE_SLOW = WSTATS_CLOSE_SLOW, /* --min-rate */
+    /* the worker could not go on (memory, poll) */
+    CLOSE_ERROR = WSTATS_CLOSE_ERROR,
+    CLOSE_SHUTDOWN = WSTATS_CLOSE_SHUTDOWN, /* a graceful stop ended it */
+    CLOSE_NONE = WSTATS_CLOSE_N,
 };
 
 /* The label of a reason ("client", "idle", ...; "none" for CLOSE_NONE). */
