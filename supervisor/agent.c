@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -80,48 +81,28 @@ static void connection_cb(uv_stream_t *server, int status)
     }
 }
 
-static int agent_addr(const char *addr, unsigned port,
-                      struct sockaddr_storage *ss)
+int agent_start(struct agent *a, uv_loop_t *loop, int fd, char *err,
+                size_t errlen)
 {
-    memset(ss, 0, sizeof(*ss));
-    if (uv_ip4_addr(addr, (int)port, (struct sockaddr_in *)ss) == 0)
-        return 0;
-    return uv_ip6_addr(addr, (int)port, (struct sockaddr_in6 *)ss);
-}
+    int r = uv_tcp_init(loop, &a->server);
 
-int agent_start(struct agent *a, uv_loop_t *loop, const char *addr,
-                unsigned port, char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    int r;
-
-    r = agent_addr(addr, port, &ss);
     if (r < 0) {
-        snprintf(err, errlen, "invalid agent address %s", addr);
-        return r;
-    }
-    r = uv_tcp_init(loop, &a->server);
-    if (r < 0) {
+        (void)close(fd);
         snprintf(err, errlen, "cannot create the agent socket: %s",
                  uv_strerror(r));
         return r;
     }
     a->started = true;
     a->server.data = a;
-    r = uv_tcp_bind(&a->server, (const struct sockaddr *)&ss, 0);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&a->server, SOMAXCONN, connection_cb);
-    if (r == UV_EADDRINUSE) {
-        snprintf(err, errlen, "agent port %u is already in use", port);
-        return r;
-    }
+    r = uv_tcp_open(&a->server, fd);
     if (r < 0) {
-        snprintf(err, errlen, "cannot serve the agent on %s port %u: %s", addr,
-                 port, uv_strerror(r));
-        return r;
+        (void)close(fd);
+    } else {
+        r = uv_listen((uv_stream_t *)&a->server, SOMAXCONN, connection_cb);
     }
-    log_info("agent-check endpoint on %s port %u", addr, port);
-    return 0;
+    if (r < 0)
+        snprintf(err, errlen, "cannot serve the agent: %s", uv_strerror(r));
+    return r;
 }
 
 void agent_set_drain(struct agent *a)

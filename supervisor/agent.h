@@ -31,12 +31,13 @@ struct agent {
 };
 
 /*
- * Binds addr (an IPv4 or IPv6 literal) and port and starts answering.
- * Set a->drain_cb and a->data first. 0, or a negative errno with a one-line
- * message in err; then agent_close() must still be called.
+ * Starts answering on fd, a listening socket (common/net's net_listen),
+ * which the agent owns from now on. Set a->drain_cb and a->data first. 0,
+ * or a negative errno with a one-line message in err; then agent_close()
+ * must still be called.
  */
-int agent_start(struct agent *a, uv_loop_t *loop, const char *addr,
-                unsigned port, char *err, size_t errlen);
+int agent_start(struct agent *a, uv_loop_t *loop, int fd, char *err,
+                size_t errlen);
 
 /* Every later connection gets "drain". */
 void agent_set_drain(struct agent *a);

@@ -6,6 +6,7 @@
 #include "drain_phase.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "drain.h"
 #include "log.h"
@@ -64,15 +65,17 @@ static void agent_drain_cb(struct agent *a)
     check(d);
 }
 
-int drain_phase_init(struct drain_phase *d, uv_loop_t *loop, const char *addr,
-                     unsigned port, double timeout_s, char *err, size_t errlen)
+int drain_phase_init(struct drain_phase *d, uv_loop_t *loop, int agent_fd,
+                     double timeout_s, char *err, size_t errlen)
 {
     int r;
 
-    d->has_agent = addr != NULL;
+    d->has_agent = agent_fd >= 0;
     d->timeout_ms = (uint64_t)(timeout_s * 1000.0);
     r = uv_timer_init(loop, &d->timer);
     if (r < 0) {
+        if (d->has_agent)
+            (void)close(agent_fd);
         snprintf(err, errlen, "cannot create the drain timer: %s",
                  uv_strerror(r));
         return r;
@@ -83,7 +86,7 @@ int drain_phase_init(struct drain_phase *d, uv_loop_t *loop, const char *addr,
         return 0;
     d->agent.drain_cb = agent_drain_cb;
     d->agent.data = d;
-    return agent_start(&d->agent, loop, addr, port, err, errlen);
+    return agent_start(&d->agent, loop, agent_fd, err, errlen);
 }
 
 void drain_phase_begin(struct drain_phase *d)

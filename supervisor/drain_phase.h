@@ -35,13 +35,13 @@ struct drain_phase {
 };
 
 /*
- * Sets up the timer and, when addr is not NULL, starts the agent on
- * addr:port answering "up ready". Set d->done_cb and d->data first.
- * 0, or a negative errno with a one-line message in err; either way
- * drain_phase_close() must be called once the loop winds down.
+ * Sets up the timer and, when agent_fd is a listening socket (-1: no
+ * agent), starts the agent on it answering "up ready". Set d->done_cb and
+ * d->data first. 0, or a negative errno with a one-line message in err; either
+ * way drain_phase_close() must be called once the loop winds down.
  */
-int drain_phase_init(struct drain_phase *d, uv_loop_t *loop, const char *addr,
-                     unsigned port, double timeout_s, char *err, size_t errlen);
+int drain_phase_init(struct drain_phase *d, uv_loop_t *loop, int agent_fd,
+                     double timeout_s, char *err, size_t errlen);
 
 /* Starts the phase: the agent answers "drain" from now on. */
 void drain_phase_begin(struct drain_phase *d);

@@ -195,6 +195,13 @@ static int inherited_listener(void)
     return r;
 }
 
+/* The listeners the supervisor opens: -1 for one not asked for. */
+struct sockets {
+    int listen;  /* the service's */
+    int metrics; /* --metrics */
+    int agent;   /* --agent */
+};
+
 /*
  * The listener: inherited from systemd, or opened on -b/-p. Logs its real
  * address, also written to where. The fd, or -1 after printing why not.
@@ -231,59 +238,74 @@ static int open_listener(const struct server_opts *o, char *where, size_t len)
 }
 
 /*
- * Opens the --metrics listener (-1 without the option) and logs its
- * address; -2 after printing why it failed.
+ * One of the supervisor's own listeners (--metrics, --agent), opened
+ * before any worker: -1 when not asked for, -2 after printing why it
+ * failed, with what ("metrics:", "agent") before the cause.
  */
-static int open_metrics(const struct server_opts *o)
+static int open_endpoint(bool set, const char *host, unsigned port,
+                         const char *what)
 {
-    char err[256], where[NET_ADDRSTRLEN];
+    char err[256];
     int fd;
 
-    if (!o->metrics_set)
+    if (!set)
         return -1;
-    fd = net_listen(o->metrics_host, o->metrics_port);
+    fd = net_listen(host, port);
     if (fd < 0) {
-        net_error_message(fd, NET_OP_LISTEN, o->metrics_host, o->metrics_port,
-                          err, sizeof(err));
-        fprintf(stderr, "tcp_server: metrics: %s\n", err);
+        net_error_message(fd, NET_OP_LISTEN, host, port, err, sizeof(err));
+        fprintf(stderr, "tcp_server: %s %s\n", what, err);
         return -2;
     }
-    if (net_local_addr(fd, where, sizeof(where)) >= 0)
-        log_info("serving metrics on http://%s/metrics", where);
     return fd;
+}
+
+/* Logs where an endpoint listens: prefix, its ADDR:PORT, suffix. */
+static void log_endpoint(int fd, const char *prefix, const char *suffix)
+{
+    char where[NET_ADDRSTRLEN];
+
+    if (fd >= 0 && net_local_addr(fd, where, sizeof(where)) >= 0)
+        log_info("%s%s%s", prefix, where, suffix);
 }
 
 /*
  * The service's listener (its address written to where), then the metrics
- * one (-1 without --metrics), before any worker exists. 0, or -1 after
- * printing why (nothing open).
+ * and agent ones (-1 when not asked for), before any worker exists. 0, or
+ * -1 after printing why (nothing open).
  */
-static int open_sockets(const struct server_opts *o, int *listen_fd,
-                        int *metrics_fd, char *where, size_t len)
+static int open_sockets(const struct server_opts *o, struct sockets *fds,
+                        char *where, size_t len)
 {
-    *listen_fd = open_listener(o, where, len);
-    if (*listen_fd < 0)
+    fds->listen = open_listener(o, where, len);
+    if (fds->listen < 0)
         return -1;
-    *metrics_fd = open_metrics(o);
-    if (*metrics_fd == -2) {
-        close(*listen_fd);
+    fds->metrics = open_endpoint(o->metrics_set, o->metrics_host,
+                                 o->metrics_port, "metrics:");
+    fds->agent = fds->metrics == -2 ? -1
+                                    : open_endpoint(o->agent_set, o->agent_host,
+                                                    o->agent_port, "agent");
+    if (fds->metrics == -2 || fds->agent == -2) {
+        if (fds->metrics >= 0)
+            close(fds->metrics);
+        close(fds->listen);
         return -1;
     }
+    log_endpoint(fds->metrics, "serving metrics on http://", "/metrics");
+    log_endpoint(fds->agent, "agent-check endpoint on ", "");
     return 0;
 }
 
 /* What supervisor_run needs, the workers' options among it. */
 static void make_config(struct supervisor_config *cfg,
                         const struct server_opts *o, const char *path,
-                        int listen_fd, int metrics_fd)
+                        const struct sockets *fds)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->worker_path = path;
-    cfg->listen_fd = listen_fd;
-    cfg->metrics_fd = metrics_fd;
+    cfg->listen_fd = fds->listen;
+    cfg->metrics_fd = fds->metrics;
+    cfg->agent_fd = fds->agent;
     cfg->workers = o->workers;
-    cfg->agent_addr = o->agent_set ? o->agent_host : NULL;
-    cfg->agent_port = o->agent_port;
     cfg->drain_timeout = o->drain_timeout;
     worker_cmd_init(&cfg->worker);
     cfg->worker.verbose = o->verbose;
@@ -347,7 +369,8 @@ int main(int argc, char **argv)
     struct server_opts o;
     struct notify notify;
     char err[512], path[PATH_MAX], where[NET_ADDRSTRLEN];
-    int listen_fd, metrics_fd, status;
+    struct sockets fds;
+    int status;
 
     hold_signals();
     switch (server_opts_parse(&o, argc, argv, err, sizeof(err))) {
@@ -367,9 +390,9 @@ int main(int argc, char **argv)
     if (prepare_process(&o, path, sizeof(path)) < 0)
         return EXIT_FAILURE;
 
-    if (open_sockets(&o, &listen_fd, &metrics_fd, where, sizeof(where)) < 0)
+    if (open_sockets(&o, &fds, where, sizeof(where)) < 0)
         return EXIT_FAILURE;
-    make_config(&cfg, &o, path, listen_fd, metrics_fd);
+    make_config(&cfg, &o, path, &fds);
     notify_open(&notify, where, o.workers);
     cfg.notify = &notify;
 

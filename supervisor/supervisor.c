@@ -597,9 +597,8 @@ static int setup(struct supervisor *sup, char *err, size_t errlen)
     }
     sup->drain.done_cb = drain_done_cb;
     sup->drain.data = sup;
-    r = drain_phase_init(&sup->drain, &sup->loop, sup->cfg->agent_addr,
-                         sup->cfg->agent_port, sup->cfg->drain_timeout, err,
-                         errlen);
+    r = drain_phase_init(&sup->drain, &sup->loop, sup->cfg->agent_fd,
+                         sup->cfg->drain_timeout, err, errlen);
     if (r < 0)
         return r;
     r = sup_start_metrics(sup, err, errlen);

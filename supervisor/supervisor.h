@@ -38,9 +38,9 @@ struct supervisor_config {
      */
     int listen_fd;
     unsigned workers; /* number of slots, >= 1 */
-    /* The agent-check endpoint (--agent), or NULL for none. */
-    const char *agent_addr;
-    unsigned agent_port;
+    /* The agent-check listener (--agent), owned by supervisor_run; -1 for
+     * none. */
+    int agent_fd;
     double drain_timeout; /* seconds; with an agent only */
     /* The metrics listener (net_listen's), owned and closed by
      * supervisor_run; -1 without --metrics. */
