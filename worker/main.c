@@ -173,8 +173,7 @@ static int accept_loop(struct serve_ctx *ctx, int listen_fd)
         ss.ss_family = AF_UNSPEC;
         if (stop_requested() != 0)
             return 0;
-        fd = accept4(listen_fd, (struct sockaddr *)&ss, &sslen,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(listen_fd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
         if (fd >= 0) {
             serve_client(ctx, fd, &ss, sslen);
             continue;
@@ -251,6 +250,7 @@ static void start_serving(struct serve_ctx *ctx, const struct worker_cmd *o,
 
     stop->requested = stop_flag();
     stop->fd = stop_fd();
+    stop->conn_slot = stop_conn_slot();
     r = serve_ctx_init(ctx, &so, stop);
     if (r < 0) {
         errno = -r;

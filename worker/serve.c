@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "answer.h"
@@ -47,6 +48,8 @@
  * client: another worker blocked in accept() takes a new connection well
  * within this. */
 #define WAITER_CONFIRM_MS 10
+/* The longest single wait inside recv(). */
+#define BLOCK_WAIT_MAX_MS 60000
 
 struct conn {
     struct serve_ctx *ctx;
@@ -61,6 +64,8 @@ struct conn {
     bool eof;
     bool stop_seen;
     bool maybe_readable;
+    bool timeo_set; /* SO_RCVTIMEO is block_ms */
+    bool no_block;  /* setting it failed: always poll() */
 };
 
 uint64_t serve_now_ms(void)
@@ -74,6 +79,22 @@ uint64_t serve_now_ms(void)
 static uint64_t seconds_to_ms(double s)
 {
     return s <= 0 ? 0 : (uint64_t)(s * MS_PER_S + 0.5);
+}
+
+/*
+ * How long one recv() may block: half the shortest time rule, so that a
+ * rule always comes due in poll(), with its exact timeout, and never late
+ * inside recv(). 0: the rules are too short to block at all.
+ */
+static uint64_t block_wait_ms(const struct rules_limits *l)
+{
+    uint64_t ms = BLOCK_WAIT_MAX_MS;
+
+    if (l->idle_ms > 0 && l->idle_ms / 2 < ms)
+        ms = l->idle_ms / 2;
+    if (l->keepalive_ms > 0 && l->keepalive_ms / 2 < ms)
+        ms = l->keepalive_ms / 2;
+    return ms;
 }
 
 int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
@@ -90,6 +111,7 @@ int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
     ctx->limits.keepalive_ms = seconds_to_ms(o->keepalive_timeout);
     ctx->limits.min_rate = o->min_rate;
     ctx->listen_fd = o->listen_fd;
+    ctx->block_ms = block_wait_ms(&ctx->limits);
     /* The supervisor enforces the timeout itself (SIGKILL, exit 3); the
      * worker's own deadline, a little later, only matters when the
      * supervisor is gone, and must never pre-empt it. */
@@ -245,14 +267,12 @@ static void moved(struct conn *c, uint64_t n, uint64_t now)
     c->r.last_io_ms = now;
 }
 
-/* One read; 1 when data arrived, 0 when nothing is there, -errno to close. */
-static int read_some(struct conn *c, uint64_t now)
+/*
+ * What one recv() returned: 1 when data or the end of the stream arrived,
+ * 0 when nothing did (would block, timed out, interrupted), -errno to close.
+ */
+static int took(struct conn *c, ssize_t n, uint64_t now)
 {
-    ssize_t n;
-
-    do {
-        n = recv(c->fd, c->ctx->rbuf, c->ctx->rcap, MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
     if (n > 0) {
         c->rpos = 0;
         c->rend = (size_t)n;
@@ -266,7 +286,7 @@ static int read_some(struct conn *c, uint64_t now)
         c->eof = true;
         return 1;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         c->maybe_readable = false;
         return 0;
     }
@@ -279,6 +299,65 @@ static int read_some(struct conn *c, uint64_t now)
         log_info("client %s: receive failed: %s", serve_peer_name(c->peer),
                  strerror(errno));
     return -errno;
+}
+
+/* One read of what is there already. */
+static int read_some(struct conn *c, uint64_t now)
+{
+    ssize_t n;
+
+    do {
+        n = recv(c->fd, c->ctx->rbuf, c->ctx->rcap, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return took(c, n, now);
+}
+
+/*
+ * Whether the next bytes can be awaited inside recv(), the way an echo
+ * server waits: a stop handler that can wake it, nothing to send (poll()
+ * would also watch for output), no stop under way, no rule due within one
+ * blocking wait, and no question of waiting clients (the listener needs
+ * poll()).
+ */
+static bool can_block(const struct conn *c, uint64_t now)
+{
+    const struct serve_ctx *ctx = c->ctx;
+
+    return ctx->stop.conn_slot != NULL && ctx->block_ms > 0 && !c->no_block &&
+           !c->stop_seen && outq_bytes(&ctx->out) == 0 &&
+           (ctx->listen_fd < 0 ||
+            !rules_watch_waiters(&ctx->limits, &c->r, now)) &&
+           next_deadline(c, now) >= now + ctx->block_ms;
+}
+
+/*
+ * One read that waits up to block_ms for data. The socket goes into the
+ * stop slot before the flag is checked: a stop signal from then on either
+ * interrupts the recv() or makes it return at once (stop.h).
+ */
+static int read_blocking(struct conn *c)
+{
+    struct serve_ctx *ctx = c->ctx;
+    ssize_t n;
+
+    if (!c->timeo_set) {
+        struct timeval tv = {
+            .tv_sec = (time_t)(ctx->block_ms / MS_PER_S),
+            .tv_usec = (suseconds_t)(ctx->block_ms % MS_PER_S * MS_PER_S)};
+        if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+            c->no_block = true;
+            return 0;
+        }
+        c->timeo_set = true;
+    }
+    *ctx->stop.conn_slot = c->fd;
+    if (*ctx->stop.requested != 0) {
+        *ctx->stop.conn_slot = -1;
+        return 0;
+    }
+    n = recv(c->fd, ctx->rbuf, ctx->rcap, 0);
+    *ctx->stop.conn_slot = -1;
+    return took(c, n, serve_now_ms());
 }
 
 /* Writes what the socket takes, then frees the read buffer for reuse by
@@ -434,6 +513,10 @@ static enum close_reason step(struct conn *c)
         if (drain_only)
             return CLOSE_SHUTDOWN;
     }
+    if (want_read && can_block(c, now)) {
+        r = read_blocking(c);
+        return r < 0 ? broken(-r) : CLOSE_NONE;
+    }
     return wait_io(c, want_read, now);
 }
 
@@ -458,7 +541,8 @@ enum close_reason serve_conn(struct serve_ctx *ctx, int fd,
     c.ctx = ctx;
     c.fd = fd;
     c.peer = peer;
-    c.maybe_readable = true;
+    /* With a blocking wait, the first recv() may as well be that one. */
+    c.maybe_readable = ctx->stop.conn_slot == NULL;
     c.accepted_ms = c.r.last_io_ms = serve_now_ms();
     answer_init(&c.ans, &ctx->out, &ctx->rng);
     c.ans.stats = ctx->stats;

@@ -1,10 +1,12 @@
 /*
  * Serving one client connection to completion (DESIGN.md section 2, serving
  * rules, and section 4, graceful stop). Blocking in spirit: the worker does
- * nothing else while a client is connected. The socket itself is
- * non-blocking so the worker can read while output is pending, which is what
- * keeps a client that writes a whole large request before reading from
- * deadlocking against it.
+ * nothing else while a client is connected. The socket is blocking only
+ * for the common wait, nothing to send and no deadline near, which the
+ * worker spends inside recv() under SO_RCVTIMEO; every other call on it is
+ * non-blocking (MSG_DONTWAIT), so the worker can read while output is
+ * pending, which is what keeps a client that writes a whole large request
+ * before reading from deadlocking against it.
  */
 #ifndef TCP_SERVER_SERVE_H
 #define TCP_SERVER_SERVE_H
@@ -29,6 +31,10 @@
 struct serve_stop {
     const volatile sig_atomic_t *requested; /* nonzero once requested */
     int fd; /* readable from then on, so poll() wakes up */
+    /* Where the loop puts a socket while it blocks in recv(); the owner's
+     * signal handler makes that socket non-blocking. NULL: never block,
+     * always poll(). */
+    volatile sig_atomic_t *conn_slot;
 };
 
 /* State shared by every connection of a worker, reused between them. */
@@ -40,6 +46,7 @@ struct serve_ctx {
     struct rules_limits limits;   /* idle, keepalive, min-rate */
     int listen_fd;                /* asked whether others wait; -1: never */
     uint64_t shutdown_timeout_ms; /* 0 = wait forever */
+    uint64_t block_ms;            /* longest wait inside recv() */
     struct serve_stop stop;
     uint64_t stop_at_ms; /* when the stop was first seen, or 0 */
     /* Byte and request counters: own_stats unless the worker has a
@@ -78,8 +85,8 @@ int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
 void serve_ctx_close(struct serve_ctx *ctx);
 
 /*
- * Serves the connected, non-blocking socket fd until the client closes, an
- * error or a rule (idle, keepalive, min-rate) ends it, or a graceful stop
+ * Serves the connected socket fd (blocking, see above) until the client closes,
+ * an error or a rule (idle, keepalive, min-rate) ends it, or a graceful stop
  * completes it, and returns why it ended (never CLOSE_NONE). Closes
  * nothing: the caller closes fd. peer names the client in log lines.
  */

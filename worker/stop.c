@@ -12,6 +12,7 @@
 
 static volatile sig_atomic_t stop_sig;
 static volatile sig_atomic_t armed_fd = -1;
+static volatile sig_atomic_t armed_conn = -1;
 static int pipe_r = -1;
 static int pipe_w = -1;
 
@@ -27,6 +28,13 @@ static void stop_handler(int sig)
         /* accept() on a pipe fails with ENOTSOCK: the loop cannot block. */
         (void)dup2(pipe_r, armed_fd);
         armed_fd = -1;
+    }
+    if (armed_conn >= 0) {
+        /* A recv() about to block returns EAGAIN at once instead. */
+        int fl = fcntl(armed_conn, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(armed_conn, F_SETFL, fl | O_NONBLOCK);
+        armed_conn = -1;
     }
     errno = saved;
 }
@@ -97,6 +105,11 @@ void stop_arm_listener(int listen_fd)
         armed_fd = -1;
         (void)dup2(pipe_r, listen_fd);
     }
+}
+
+volatile sig_atomic_t *stop_conn_slot(void)
+{
+    return &armed_conn;
 }
 
 int stop_requested(void)

@@ -292,6 +292,44 @@ int procfs_wait_in_accept(pid_t pid, int timeout_ms)
     }
 }
 
+/* The number of the system call pid is blocked in, or -1 (running, or
+ * /proc/PID/syscall unreadable). */
+static long blocked_syscall(pid_t pid)
+{
+    char path[64], *buf = NULL, *end;
+    size_t len;
+    long nr = -1;
+
+    snprintf(path, sizeof(path), "/proc/%ld/syscall", (long)pid);
+    if (harness_read_file(path, &buf, &len) == 0 && len > 0) {
+        nr = strtol(buf, &end, 10);
+        if (end == buf)
+            nr = -1;
+    }
+    free(buf);
+    return nr;
+}
+
+int procfs_wait_in_recv(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = harness_now_ms() + timeout_ms;
+
+    for (;;) {
+        long nr = blocked_syscall(pid);
+#ifdef SYS_recvfrom
+        if (nr == SYS_recvfrom)
+            return 0;
+#endif
+#ifdef SYS_recv
+        if (nr == SYS_recv)
+            return 0;
+#endif
+        if (harness_now_ms() >= deadline)
+            return -ETIMEDOUT;
+        harness_pause_ms(POLL_MS);
+    }
+}
+
 /* A cursor over one /proc/net/tcp line; ok turns false at the first miss. */
 struct tcp_cursor {
     const char *s;

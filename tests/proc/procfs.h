@@ -82,6 +82,12 @@ bool procfs_in_accept(pid_t pid);
  */
 int procfs_wait_in_accept(pid_t pid, int timeout_ms);
 
+/*
+ * Polls until pid is blocked in recv() (recvfrom), for at most timeout_ms.
+ * 0 or -ETIMEDOUT.
+ */
+int procfs_wait_in_recv(pid_t pid, int timeout_ms);
+
 /* The fields of one socket line of /proc/net/tcp or tcp6 the tests use. */
 struct procfs_tcp_line {
     unsigned lport, rport;       /* local and remote port */

@@ -53,6 +53,8 @@
 #define LATE_MS    300
 #define ON_TIME_MS 900
 #define ATTEMPTS   3
+/* Stops landing during a stream of exchanges. */
+#define RACE_ROUNDS 20
 
 static const char *const verbose[] = {"-v", NULL};
 
@@ -332,6 +334,72 @@ static void test_sigint_silent_client(void **state)
 }
 
 /*
+ * A client between two requests, the worker waiting for its next bytes
+ * inside recv() for up to half the keepalive timeout (30 s here): the stop
+ * signal must end that wait at once, not when it times out.
+ */
+static void test_sigint_between_requests(void **state)
+{
+    static const char *const args[] = {"--keepalive-timeout", "60",
+                                       "--idle-timeout", "0", NULL};
+    struct harness *h = *state;
+    struct run r;
+    int fd, ms;
+
+    run_start(h, args, &r);
+    fd = ensure_connect(h, r.srv);
+    assert_int_equal(wire_upper_exchange(fd, "between", WAIT_MS), 0);
+    assert_int_equal(procfs_wait_in_recv(r.w[0], WAIT_MS), 0);
+    ms = run_stop(&r, SIGINT, false, PROMPT_MS, 0);
+    print_message("SIGINT with a client between requests: gone in %d ms\n", ms);
+    assert_int_equal(wire_wait_closed(fd, WAIT_MS), 0);
+    close(fd);
+}
+
+/*
+ * The same with the signal landing anywhere in a stream of exchanges,
+ * including between the worker's last look at the stop flag and its next
+ * recv(): every round must stop promptly, with the exchange under way
+ * completed (the client sees a closed connection, never a wrong answer).
+ */
+static void test_sigint_during_exchanges(void **state)
+{
+    static const char *const args[] = {"--keepalive-timeout", "60",
+                                       "--idle-timeout", "0", NULL};
+    struct harness *h = *state;
+    int worst = 0;
+
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        struct run r;
+        pid_t client;
+        int fd, status, ms;
+
+        run_start(h, args, &r);
+        fd = ensure_connect(h, r.srv);
+        client = fork();
+        assert_true(client >= 0);
+        if (client == 0) {
+            /* Exchanges until the server closes: 0 for a clean close. */
+            int rc;
+            do {
+                rc = wire_upper_exchange(fd, "race", WAIT_MS);
+            } while (rc == 0);
+            _exit(rc == -ECONNRESET || rc == -EPIPE || rc == -EPROTO ? 0 : 1);
+        }
+        close(fd);
+        harness_pause_ms(1 + round % 7);
+        ms = run_stop(&r, SIGINT, false, PROMPT_MS, 0);
+        if (ms > worst)
+            worst = ms;
+        assert_int_equal(waitpid(client, &status, 0), client);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    print_message("SIGINT during exchanges, %d rounds: slowest stop %d ms\n",
+                  RACE_ROUNDS, worst);
+}
+
+/*
  * Connected just before the stop, first request 300 ms after it: served.
  * The grace is a second from the accept, so an attempt where this machine
  * needed most of that second to send the request proves nothing; it is
@@ -445,11 +513,18 @@ static void test_supervisor_sigkill(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_sigint_idle),          T(test_sigint_after_many_connections),
-        T(test_sigint_process_group), T(test_sigterm),
-        T(test_sigint_mid_upload),    T(test_sighup_keeps_listener),
-        T(test_sigint_silent_client), T(test_late_first_request_served),
-        T(test_second_sigint_forces), T(test_shutdown_timeout_forces),
+        T(test_sigint_idle),
+        T(test_sigint_after_many_connections),
+        T(test_sigint_process_group),
+        T(test_sigterm),
+        T(test_sigint_mid_upload),
+        T(test_sighup_keeps_listener),
+        T(test_sigint_silent_client),
+        T(test_sigint_between_requests),
+        T(test_sigint_during_exchanges),
+        T(test_late_first_request_served),
+        T(test_second_sigint_forces),
+        T(test_shutdown_timeout_forces),
         T(test_supervisor_sigkill),
     };
 
