@@ -23,6 +23,7 @@
 #include "rng.h"
 #include "serve.h"
 #include "stop.h"
+#include "tick.h"
 #include "worker_cmd.h"
 #include "wstats.h"
 
@@ -251,6 +252,15 @@ static void start_serving(struct serve_ctx *ctx, const struct worker_cmd *o,
     stop->requested = stop_flag();
     stop->fd = stop_fd();
     stop->conn_slot = stop_conn_slot();
+    stop->tick_ms = serve_tick_ms(&so);
+    if (stop->tick_ms > 0) {
+        r = tick_start(stop->tick_ms);
+        if (r < 0) {
+            errno = -r;
+            log_warn("no clock tick; connections wait in poll()");
+            stop->tick_ms = 0;
+        }
+    }
     r = serve_ctx_init(ctx, &so, stop);
     if (r < 0) {
         errno = -r;

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "answer.h"
@@ -48,8 +47,10 @@
  * client: another worker blocked in accept() takes a new connection well
  * within this. */
 #define WAITER_CONFIRM_MS 10
-/* The longest single wait inside recv(). */
-#define BLOCK_WAIT_MAX_MS 60000
+/* The longest tick period (tick.h). */
+#define TICK_MAX_MS 15000
+/* A blocking recv() ends within this many tick periods (tick.h). */
+#define TICKS_PER_WAIT 2
 
 struct conn {
     struct serve_ctx *ctx;
@@ -64,8 +65,6 @@ struct conn {
     bool eof;
     bool stop_seen;
     bool maybe_readable;
-    bool timeo_set; /* SO_RCVTIMEO is block_ms */
-    bool no_block;  /* setting it failed: always poll() */
 };
 
 uint64_t serve_now_ms(void)
@@ -81,19 +80,16 @@ static uint64_t seconds_to_ms(double s)
     return s <= 0 ? 0 : (uint64_t)(s * MS_PER_S + 0.5);
 }
 
-/*
- * How long one recv() may block: half the shortest time rule, so that a
- * rule always comes due in poll(), with its exact timeout, and never late
- * inside recv(). 0: the rules are too short to block at all.
- */
-static uint64_t block_wait_ms(const struct rules_limits *l)
+uint64_t serve_tick_ms(const struct serve_opts *o)
 {
-    uint64_t ms = BLOCK_WAIT_MAX_MS;
+    uint64_t ms = TICK_MAX_MS, idle = seconds_to_ms(o->idle_timeout),
+             keepalive = seconds_to_ms(o->keepalive_timeout);
 
-    if (l->idle_ms > 0 && l->idle_ms / 2 < ms)
-        ms = l->idle_ms / 2;
-    if (l->keepalive_ms > 0 && l->keepalive_ms / 2 < ms)
-        ms = l->keepalive_ms / 2;
+    /* A blocking wait (two ticks) lasts half the shortest rule at most. */
+    if (idle > 0 && idle / (2 * TICKS_PER_WAIT) < ms)
+        ms = idle / (2 * TICKS_PER_WAIT);
+    if (keepalive > 0 && keepalive / (2 * TICKS_PER_WAIT) < ms)
+        ms = keepalive / (2 * TICKS_PER_WAIT);
     return ms;
 }
 
@@ -111,7 +107,6 @@ int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
     ctx->limits.keepalive_ms = seconds_to_ms(o->keepalive_timeout);
     ctx->limits.min_rate = o->min_rate;
     ctx->listen_fd = o->listen_fd;
-    ctx->block_ms = block_wait_ms(&ctx->limits);
     /* The supervisor enforces the timeout itself (SIGKILL, exit 3); the
      * worker's own deadline, a little later, only matters when the
      * supervisor is gone, and must never pre-empt it. */
@@ -314,42 +309,34 @@ static int read_some(struct conn *c, uint64_t now)
 
 /*
  * Whether the next bytes can be awaited inside recv(), the way an echo
- * server waits: a stop handler that can wake it, nothing to send (poll()
- * would also watch for output), no stop under way, no rule due within one
- * blocking wait, and no question of waiting clients (the listener needs
- * poll()).
+ * server waits: a stop handler that can wake it and a tick that bounds it
+ * (tick.h), nothing to send (poll() would also watch for output), no stop
+ * under way, no rule due within the longest such wait, and no question of
+ * waiting clients (the listener needs poll()).
  */
 static bool can_block(const struct conn *c, uint64_t now)
 {
     const struct serve_ctx *ctx = c->ctx;
+    uint64_t longest = TICKS_PER_WAIT * ctx->stop.tick_ms;
 
-    return ctx->stop.conn_slot != NULL && ctx->block_ms > 0 && !c->no_block &&
+    return ctx->stop.conn_slot != NULL && ctx->stop.tick_ms > 0 &&
            !c->stop_seen && outq_bytes(&ctx->out) == 0 &&
            (ctx->listen_fd < 0 ||
             !rules_watch_waiters(&ctx->limits, &c->r, now)) &&
-           next_deadline(c, now) >= now + ctx->block_ms;
+           next_deadline(c, now) >= now + longest;
 }
 
 /*
- * One read that waits up to block_ms for data. The socket goes into the
- * stop slot before the flag is checked: a stop signal from then on either
- * interrupts the recv() or makes it return at once (stop.h).
+ * One read that waits for data until a signal: the tick's or a stop's.
+ * The socket goes into the stop slot before the flag is checked, so a stop
+ * signal from then on either interrupts the recv() or makes it return at
+ * once (stop.h).
  */
 static int read_blocking(struct conn *c)
 {
     struct serve_ctx *ctx = c->ctx;
     ssize_t n;
 
-    if (!c->timeo_set) {
-        struct timeval tv = {
-            .tv_sec = (time_t)(ctx->block_ms / MS_PER_S),
-            .tv_usec = (suseconds_t)(ctx->block_ms % MS_PER_S * MS_PER_S)};
-        if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-            c->no_block = true;
-            return 0;
-        }
-        c->timeo_set = true;
-    }
     *ctx->stop.conn_slot = c->fd;
     if (*ctx->stop.requested != 0) {
         *ctx->stop.conn_slot = -1;

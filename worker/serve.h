@@ -3,10 +3,10 @@
  * rules, and section 4, graceful stop). Blocking in spirit: the worker does
  * nothing else while a client is connected. The socket is blocking only
  * for the common wait, nothing to send and no deadline near, which the
- * worker spends inside recv() under SO_RCVTIMEO; every other call on it is
- * non-blocking (MSG_DONTWAIT), so the worker can read while output is
- * pending, which is what keeps a client that writes a whole large request
- * before reading from deadlocking against it.
+ * worker spends inside recv() until data or a signal arrives. Every other
+ * call on it is non-blocking (MSG_DONTWAIT), so the worker can read while
+ * output is pending, which is what keeps a client that writes a whole large
+ * request before reading from deadlocking against it.
  */
 #ifndef TCP_SERVER_SERVE_H
 #define TCP_SERVER_SERVE_H
@@ -35,6 +35,9 @@ struct serve_stop {
      * signal handler makes that socket non-blocking. NULL: never block,
      * always poll(). */
     volatile sig_atomic_t *conn_slot;
+    /* The period of the owner's tick (tick.h), which interrupts a blocking
+     * recv(); 0: no tick, never block. */
+    uint64_t tick_ms;
 };
 
 /* State shared by every connection of a worker, reused between them. */
@@ -46,7 +49,6 @@ struct serve_ctx {
     struct rules_limits limits;   /* idle, keepalive, min-rate */
     int listen_fd;                /* asked whether others wait; -1: never */
     uint64_t shutdown_timeout_ms; /* 0 = wait forever */
-    uint64_t block_ms;            /* longest wait inside recv() */
     struct serve_stop stop;
     uint64_t stop_at_ms; /* when the stop was first seen, or 0 */
     /* Byte and request counters: own_stats unless the worker has a
@@ -78,6 +80,10 @@ struct serve_peer {
 
 /* The client's "addr:port" (or "unknown"), formatted on first use. */
 const char *serve_peer_name(struct serve_peer *p);
+
+/* The tick period (tick.h) that o's time rules allow blocking waits
+ * with, or 0 when they are too short for any. */
+uint64_t serve_tick_ms(const struct serve_opts *o);
 
 /* Allocates the read buffer and seeds the generator. 0 or -ENOMEM. */
 int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
