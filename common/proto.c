@@ -20,22 +20,6 @@ static const char *const action_names[] = {
 
 #define ACTION_NAMES_LEN (sizeof(action_names) / sizeof(action_names[0]))
 
-void proto_put_u32(uint8_t out[4], uint32_t v)
-{
-    uint32_t be = htobe32(v);
-
-    memcpy(out, &be, sizeof(be));
-}
-
-uint32_t proto_get_u32(const uint8_t in[4])
-{
-    uint32_t be;
-
-    /* memcpy compiles to a single (possibly unaligned) load. */
-    memcpy(&be, in, sizeof(be));
-    return be32toh(be);
-}
-
 void proto_encode_request_header(uint8_t out[4], unsigned action, uint32_t len)
 {
     assert(action < (1u << PROTO_ACTION_BITS));

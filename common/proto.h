@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <endian.h>
+#include <string.h>
 
 #define PROTO_HEADER_LEN  4
 #define PROTO_MAX_LEN     0x07ffffffu /* 2^27 - 1 */
@@ -92,9 +94,22 @@ const char *proto_action_name(unsigned action);
 /* Action value for a name ("uppercase", ...), or -1 when unknown. */
 int proto_action_from_name(const char *name);
 
-/* Big-endian 32-bit store and load. */
-void proto_put_u32(uint8_t out[4], uint32_t v);
-uint32_t proto_get_u32(const uint8_t in[4]);
+/* Big-endian 32-bit store and load; inline, as the worker's per-request
+ * loop does one of each. memcpy is a single (possibly unaligned) access. */
+static inline void proto_put_u32(uint8_t out[4], uint32_t v)
+{
+    uint32_t be = htobe32(v);
+
+    memcpy(out, &be, sizeof(be));
+}
+
+static inline uint32_t proto_get_u32(const uint8_t in[4])
+{
+    uint32_t be;
+
+    memcpy(&be, in, sizeof(be));
+    return be32toh(be);
+}
 
 /* Encodes a request header. action must be < 32 and len <= PROTO_MAX_LEN. */
 void proto_encode_request_header(uint8_t out[4], unsigned action, uint32_t len);

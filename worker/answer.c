@@ -237,28 +237,93 @@ static int on_end(struct answer *a)
  * reference. Stops at anything else (another action, a partial request) or
  * where a new request would start above ANSWER_HIGH_WATER, which is what
  * the general path would do. Returns the bytes answered.
+ *
+ * Requests of one action are mapped in groups of up to RUN_GROUP with a
+ * single call over the whole span, headers included. Each answer header is
+ * written during the scan (the request's with the action bits cleared);
+ * the mapping leaves it alone unless one of its length bytes is a letter,
+ * and those few headers are written again afterwards.
  */
-static long stream_run(struct answer *a, uint8_t *buf, size_t len)
-{
-    size_t queued = outq_bytes(a->out), pos = 0;
-    int r;
+#define RUN_GROUP 64
 
-    while (len - pos >= PROTO_HEADER_LEN && queued + pos < ANSWER_HIGH_WATER) {
-        uint32_t word = proto_get_u32(buf + pos);
-        unsigned action = word >> PROTO_LEN_BITS;
+struct group {
+    unsigned action;
+    size_t count, end;
+    size_t nfix; /* headers the mapping may change: offset and length */
+    uint32_t fix_at[RUN_GROUP], fix_len[RUN_GROUP];
+};
+
+/* True when no byte of the answer header for length n can be a letter:
+ * the top one holds 3 bits, the others are all below '@'. */
+static inline bool header_immune(uint32_t n)
+{
+    return (n & 0x00c0c0c0u) == 0;
+}
+
+/*
+ * One group of whole same-action requests from buf + pos, their headers
+ * turned into the answers': g->count is 0 when the request there does not
+ * qualify. The loop is the worker's innermost.
+ */
+static void group_scan(const struct answer *a, uint8_t *buf, size_t len,
+                       size_t pos, struct group *g)
+{
+    size_t queued = outq_bytes(a->out), room, count = 0, nfix = 0, at = 0;
+    unsigned action;
+
+    g->count = 0;
+    /* Answers before pos are not queued yet: they count as queued. */
+    if (len - pos < PROTO_HEADER_LEN || queued + pos >= ANSWER_HIGH_WATER)
+        return;
+    /* A request may start at most this far from pos. */
+    room = ANSWER_HIGH_WATER - queued - pos;
+    action = buf[pos] >> (PROTO_LEN_BITS - 24);
+    if (action != PROTO_UPPERCASE && action != PROTO_LOWERCASE)
+        return;
+    /* Locals, not g's fields: stores into buf could alias those. */
+    while (count < RUN_GROUP && at < room &&
+           len - pos - at >= PROTO_HEADER_LEN) {
+        uint8_t *h = buf + pos + at;
+        uint32_t word = proto_get_u32(h);
         size_t n = word & PROTO_MAX_LEN;
 
-        if ((action != PROTO_UPPERCASE && action != PROTO_LOWERCASE) ||
-            n > len - pos - PROTO_HEADER_LEN)
+        if (word >> PROTO_LEN_BITS != action ||
+            n > len - pos - at - PROTO_HEADER_LEN)
             break;
-        proto_put_u32(buf + pos, (uint32_t)n);
-        if (action == PROTO_UPPERCASE)
-            xform_upper(buf + pos + PROTO_HEADER_LEN, n);
+        h[0] &= (uint8_t)(PROTO_MAX_LEN >> 24);
+        if (!header_immune((uint32_t)n)) {
+            g->fix_at[nfix] = (uint32_t)at;
+            g->fix_len[nfix++] = (uint32_t)n;
+        }
+        count++;
+        at += PROTO_HEADER_LEN + n;
+    }
+    g->action = action;
+    g->count = count;
+    g->nfix = nfix;
+    g->end = pos + at;
+}
+
+static long stream_run(struct answer *a, uint8_t *buf, size_t len)
+{
+    size_t pos = 0;
+    struct group g;
+    int r;
+
+    for (group_scan(a, buf, len, pos, &g); g.count > 0;
+         group_scan(a, buf, len, pos, &g)) {
+        uint8_t *body = buf + pos + PROTO_HEADER_LEN;
+        size_t span = g.end - pos - PROTO_HEADER_LEN;
+
+        if (g.action == PROTO_UPPERCASE)
+            xform_upper(body, span);
         else
-            xform_lower(buf + pos + PROTO_HEADER_LEN, n);
-        a->requests++;
-        wstats_add(&a->stats->requests[stats_action[action]], 1);
-        pos += PROTO_HEADER_LEN + n;
+            xform_lower(body, span);
+        for (size_t i = 0; i < g.nfix; i++)
+            proto_put_u32(buf + pos + g.fix_at[i], g.fix_len[i]);
+        a->requests += g.count;
+        wstats_add(&a->stats->requests[stats_action[g.action]], g.count);
+        pos = g.end;
     }
     if (pos == 0)
         return 0;

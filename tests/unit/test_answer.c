@@ -357,6 +357,54 @@ static void test_answer_small_pipelined_run(void **state)
     assert_true(answer_at_boundary(&f->ans));
 }
 
+/*
+ * The fast path maps whole groups of requests in one pass, request headers
+ * included, so an answer header whose length bytes are letters ('A' = 65,
+ * 'a' = 97, 0x4161, ...) must still come out right, in groups longer than
+ * one pass (64) and where the action changes mid-run.
+ */
+static void test_answer_run_headers_with_letter_bytes(void **state)
+{
+    static const uint32_t lens[] = {0,  1,   16,  64,     65,     90,
+                                    97, 122, 300, 0x4141, 0x6161, 0x417a};
+    struct fixture *f = *state;
+    size_t nlens = sizeof(lens) / sizeof(lens[0]), count = 150, n = 0, at = 0;
+    uint8_t *in = malloc((size_t)count * (PROTO_HEADER_LEN + 0x6161));
+    uint8_t *msg = malloc(0x6161), *want = malloc(0x6161);
+
+    assert_non_null(in);
+    assert_non_null(msg);
+    assert_non_null(want);
+    for (size_t i = 0; i < 0x6161; i++)
+        msg[i] = (uint8_t) "aZ09 mQx"[i % 8];
+    for (size_t i = 0; i < count; i++) {
+        /* Runs of 70 uppercase, then lowercase: a group boundary inside. */
+        unsigned action = i / 70 % 2 ? PROTO_LOWERCASE : PROTO_UPPERCASE;
+        n += put_request(in + n, action, msg, lens[i % nlens]);
+    }
+    feed_all(f, in, n);
+    assert_int_equal(take(f), n);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t len = lens[i % nlens];
+        bool upper = i / 70 % 2 == 0;
+
+        for (uint32_t j = 0; j < len; j++) {
+            uint8_t c = msg[j];
+            if (upper && c >= 'a' && c <= 'z')
+                c = (uint8_t)(c - 'a' + 'A');
+            else if (!upper && c >= 'A' && c <= 'Z')
+                c = (uint8_t)(c - 'A' + 'a');
+            want[j] = c;
+        }
+        assert_answer(f, at, (const char *)want, len);
+        at += PROTO_HEADER_LEN + len;
+    }
+    assert_int_equal(f->ans.requests, count);
+    free(want);
+    free(msg);
+    free(in);
+}
+
 /* Backpressure holds for a run of small requests too: the feed stops at
  * the first request boundary at or past ANSWER_HIGH_WATER queued. */
 static void test_answer_small_run_backpressure(void **state)
@@ -406,6 +454,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_small_pipelined_run, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_answer_run_headers_with_letter_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_small_run_backpressure,
                                         setup, teardown),
     };
