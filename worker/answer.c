@@ -268,29 +268,32 @@ static inline bool header_immune(uint32_t n)
 static void group_scan(const struct answer *a, uint8_t *buf, size_t len,
                        size_t pos, struct group *g)
 {
-    size_t queued = outq_bytes(a->out), room, count = 0, nfix = 0, at = 0;
+    size_t queued = outq_bytes(a->out), span = len - pos, lim;
+    size_t count = 0, nfix = 0, at = 0;
+    uint8_t *base = buf + pos;
     unsigned action;
 
     g->count = 0;
     /* Answers before pos are not queued yet: they count as queued. */
-    if (len - pos < PROTO_HEADER_LEN || queued + pos >= ANSWER_HIGH_WATER)
+    if (span < PROTO_HEADER_LEN || queued + pos >= ANSWER_HIGH_WATER)
         return;
-    /* A request may start at most this far from pos. */
-    room = ANSWER_HIGH_WATER - queued - pos;
-    action = buf[pos] >> (PROTO_LEN_BITS - 24);
+    /* A request starts below lim: a whole header fits, and it starts
+     * below ANSWER_HIGH_WATER. */
+    lim = span - (PROTO_HEADER_LEN - 1);
+    if (ANSWER_HIGH_WATER - queued - pos < lim)
+        lim = ANSWER_HIGH_WATER - queued - pos;
+    action = base[0] >> (PROTO_LEN_BITS - 24);
     if (action != PROTO_UPPERCASE && action != PROTO_LOWERCASE)
         return;
     /* Locals, not g's fields: stores into buf could alias those. */
-    while (count < RUN_GROUP && at < room &&
-           len - pos - at >= PROTO_HEADER_LEN) {
-        uint8_t *h = buf + pos + at;
-        uint32_t word = proto_get_u32(h);
+    while (count < RUN_GROUP && at < lim) {
+        uint32_t word = proto_get_u32(base + at);
         size_t n = word & PROTO_MAX_LEN;
 
         if (word >> PROTO_LEN_BITS != action ||
-            n > len - pos - at - PROTO_HEADER_LEN)
+            n > span - at - PROTO_HEADER_LEN)
             break;
-        h[0] &= (uint8_t)(PROTO_MAX_LEN >> 24);
+        base[at] &= (uint8_t)(PROTO_MAX_LEN >> 24);
         if (!header_immune((uint32_t)n)) {
             g->fix_at[nfix] = (uint32_t)at;
             g->fix_len[nfix++] = (uint32_t)n;
