@@ -71,7 +71,7 @@ flip_case_all(uint8_t *buf, size_t len, uint8_t first)
 
     for (; len - i >= XFORM_BLOCK; i += XFORM_BLOCK) {
         flip_case_32(buf + i, first);
-        flip_case_32(buf + i + 2 * XFORM_SMALL_BLOCK, first);
+        flip_case_32(buf + i + XFORM_BLOCK / 2, first);
     }
     /* Small messages (and tails) in one-vector steps, not byte by byte. */
     for (; len - i >= XFORM_SMALL_BLOCK; i += XFORM_SMALL_BLOCK)

@@ -82,14 +82,15 @@ static uint64_t seconds_to_ms(double s)
 
 uint64_t serve_tick_ms(const struct serve_opts *o)
 {
+    /* A blocking wait (two ticks) lasts half the shortest rule at most. */
+    const uint64_t per_rule = 2 * (uint64_t)TICKS_PER_WAIT;
     uint64_t ms = TICK_MAX_MS, idle = seconds_to_ms(o->idle_timeout),
              keepalive = seconds_to_ms(o->keepalive_timeout);
 
-    /* A blocking wait (two ticks) lasts half the shortest rule at most. */
-    if (idle > 0 && idle / (2 * TICKS_PER_WAIT) < ms)
-        ms = idle / (2 * TICKS_PER_WAIT);
-    if (keepalive > 0 && keepalive / (2 * TICKS_PER_WAIT) < ms)
-        ms = keepalive / (2 * TICKS_PER_WAIT);
+    if (idle > 0 && idle / per_rule < ms)
+        ms = idle / per_rule;
+    if (keepalive > 0 && keepalive / per_rule < ms)
+        ms = keepalive / per_rule;
     return ms;
 }
 
