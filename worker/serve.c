@@ -387,8 +387,12 @@ static enum close_reason write_some(struct conn *c, uint64_t now)
 static bool others_wait(const struct conn *c)
 {
     struct pollfd p = {.fd = c->ctx->stop.fd, .events = POLLIN, .revents = 0};
+    uint64_t until = serve_now_ms() + WAITER_CONFIRM_MS, now;
 
-    (void)poll(&p, 1, WAITER_CONFIRM_MS);
+    /* The tick (tick.h) may cut the wait short: wait out the rest. */
+    while ((now = serve_now_ms()) < until &&
+           poll(&p, 1, (int)(until - now)) < 0 && errno == EINTR)
+        continue;
     p = (struct pollfd){.fd = c->ctx->listen_fd, .events = POLLIN};
     return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
