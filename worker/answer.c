@@ -238,19 +238,20 @@ static int on_end(struct answer *a)
  * where a new request would start above ANSWER_HIGH_WATER, which is what
  * the general path would do. Returns the bytes answered.
  *
- * Requests of one action are mapped in groups of up to RUN_GROUP with a
- * single call over the whole span, headers included. Each answer header is
+ * Consecutive requests of one action are mapped as a group with a single
+ * call over the whole span, headers included. Each answer header is
  * written during the scan (the request's with the action bits cleared);
  * the mapping leaves it alone unless one of its length bytes is a letter,
- * and those few headers are written again afterwards.
+ * and those few headers are written again afterwards: a group ends early
+ * at FIX_MAX of them.
  */
-#define RUN_GROUP 64
+#define FIX_MAX 64
 
 struct group {
     unsigned action;
     size_t count, end;
     size_t nfix; /* headers the mapping may change: offset and length */
-    uint32_t fix_at[RUN_GROUP], fix_len[RUN_GROUP];
+    uint32_t fix_at[FIX_MAX], fix_len[FIX_MAX];
 };
 
 /* True when no byte of the answer header for length n can be a letter:
@@ -286,18 +287,20 @@ static void group_scan(const struct answer *a, uint8_t *buf, size_t len,
     if (action != PROTO_UPPERCASE && action != PROTO_LOWERCASE)
         return;
     /* Locals, not g's fields: stores into buf could alias those. */
-    while (count < RUN_GROUP && at < lim) {
+    while (at < lim) {
         uint32_t word = proto_get_u32(base + at);
         size_t n = word & PROTO_MAX_LEN;
 
         if (word >> PROTO_LEN_BITS != action ||
             n > span - at - PROTO_HEADER_LEN)
             break;
-        base[at] &= (uint8_t)(PROTO_MAX_LEN >> 24);
         if (!header_immune((uint32_t)n)) {
+            if (nfix == FIX_MAX)
+                break;
             g->fix_at[nfix] = (uint32_t)at;
             g->fix_len[nfix++] = (uint32_t)n;
         }
+        base[at] &= (uint8_t)(PROTO_MAX_LEN >> 24);
         count++;
         at += PROTO_HEADER_LEN + n;
     }

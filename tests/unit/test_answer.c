@@ -360,8 +360,8 @@ static void test_answer_small_pipelined_run(void **state)
 /*
  * The fast path maps whole groups of requests in one pass, request headers
  * included, so an answer header whose length bytes are letters ('A' = 65,
- * 'a' = 97, 0x4161, ...) must still come out right, in groups longer than
- * one pass (64) and where the action changes mid-run.
+ * 'a' = 97, 0x4161, ...) must still come out right, also past 64 such
+ * headers (where a group ends) and where the action changes mid-run.
  */
 static void test_answer_run_headers_with_letter_bytes(void **state)
 {
@@ -378,15 +378,16 @@ static void test_answer_run_headers_with_letter_bytes(void **state)
     for (size_t i = 0; i < 0x6161; i++)
         msg[i] = (uint8_t) "aZ09 mQx"[i % 8];
     for (size_t i = 0; i < count; i++) {
-        /* Runs of 70 uppercase, then lowercase: a group boundary inside. */
-        unsigned action = i / 70 % 2 ? PROTO_LOWERCASE : PROTO_UPPERCASE;
+        /* 100 uppercase (more than 64 headers to write again), then
+         * lowercase: groups end at both limits. */
+        unsigned action = i / 100 % 2 ? PROTO_LOWERCASE : PROTO_UPPERCASE;
         n += put_request(in + n, action, msg, lens[i % nlens]);
     }
     feed_all(f, in, n);
     assert_int_equal(take(f), n);
     for (size_t i = 0; i < count; i++) {
         uint32_t len = lens[i % nlens];
-        bool upper = i / 70 % 2 == 0;
+        bool upper = i / 100 % 2 == 0;
 
         for (uint32_t j = 0; j < len; j++) {
             uint8_t c = msg[j];
