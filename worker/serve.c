@@ -65,6 +65,7 @@ struct conn {
     bool eof;
     bool stop_seen;
     bool maybe_readable;
+    uint64_t woke_ms; /* when a blocking recv() returned, or 0 */
 };
 
 uint64_t serve_now_ms(void)
@@ -345,7 +346,9 @@ static int read_blocking(struct conn *c)
     }
     n = recv(c->fd, ctx->rbuf, ctx->rcap, 0);
     *ctx->stop.conn_slot = -1;
-    return took(c, n, serve_now_ms());
+    /* The next step starts microseconds from now: it uses this reading. */
+    c->woke_ms = serve_now_ms();
+    return took(c, n, c->woke_ms);
 }
 
 /* Writes what the socket takes, then frees the read buffer for reuse by
@@ -467,11 +470,12 @@ static enum close_reason wait_io(struct conn *c, bool want_read, uint64_t now)
 /* One turn of the connection loop: CLOSE_NONE to go on, else why it ends. */
 static enum close_reason step(struct conn *c)
 {
-    uint64_t now = serve_now_ms();
+    uint64_t now = c->woke_ms != 0 ? c->woke_ms : serve_now_ms();
     enum close_reason why;
     bool want_read, drain_only;
     int r;
 
+    c->woke_ms = 0;
     why = answer_buffered(c);
     if (why == CLOSE_NONE)
         why = write_some(c, now);
