@@ -83,3 +83,15 @@ uint64_t rules_next(const struct rules_limits *l, const struct rules_conn *c,
         at = stall;
     return at;
 }
+
+uint64_t rules_tick_ms(const struct rules_limits *l)
+{
+    const uint64_t per_limit = 2 * (uint64_t)RULES_TICKS_PER_WAIT;
+    uint64_t ms = RULES_TICK_MAX_MS;
+
+    if (l->idle_ms > 0 && l->idle_ms / per_limit < ms)
+        ms = l->idle_ms / per_limit;
+    if (l->keepalive_ms > 0 && l->keepalive_ms / per_limit < ms)
+        ms = l->keepalive_ms / per_limit;
+    return ms;
+}

@@ -16,6 +16,12 @@
 /* A deadline that never comes. */
 #define RULES_NEVER UINT64_MAX
 
+/* A blocking wait lasts at most this many ticks (worker/tick.h): a tick
+ * landing just before the wait is missed by it. */
+#define RULES_TICKS_PER_WAIT 2
+/* The longest tick period. */
+#define RULES_TICK_MAX_MS 15000
+
 /* The minimum-rate rule only starts this long into an exchange. */
 #define RULES_MIN_RATE_GRACE_MS 10000
 
@@ -96,5 +102,14 @@ bool rules_watch_waiters(const struct rules_limits *l,
  */
 uint64_t rules_next(const struct rules_limits *l, const struct rules_conn *c,
                     bool waiting, uint64_t now);
+
+/*
+ * The tick period that lets a connection wait inside a blocking recv()
+ * between requests: a wait (RULES_TICKS_PER_WAIT ticks) lasts half the
+ * shortest of the idle and keepalive limits at most, so a rule always
+ * comes due in poll(), with its exact timeout. 0 when the limits are too
+ * short for any blocking wait.
+ */
+uint64_t rules_tick_ms(const struct rules_limits *l);
 
 #endif

@@ -47,10 +47,6 @@
  * client: another worker blocked in accept() takes a new connection well
  * within this. */
 #define WAITER_CONFIRM_MS 10
-/* The longest tick period (tick.h). */
-#define TICK_MAX_MS 15000
-/* A blocking recv() ends within this many tick periods (tick.h). */
-#define TICKS_PER_WAIT 2
 
 struct conn {
     struct serve_ctx *ctx;
@@ -83,16 +79,11 @@ static uint64_t seconds_to_ms(double s)
 
 uint64_t serve_tick_ms(const struct serve_opts *o)
 {
-    /* A blocking wait (two ticks) lasts half the shortest rule at most. */
-    const uint64_t per_rule = 2 * (uint64_t)TICKS_PER_WAIT;
-    uint64_t ms = TICK_MAX_MS, idle = seconds_to_ms(o->idle_timeout),
-             keepalive = seconds_to_ms(o->keepalive_timeout);
+    struct rules_limits l = {.idle_ms = seconds_to_ms(o->idle_timeout),
+                             .keepalive_ms =
+                                 seconds_to_ms(o->keepalive_timeout)};
 
-    if (idle > 0 && idle / per_rule < ms)
-        ms = idle / per_rule;
-    if (keepalive > 0 && keepalive / per_rule < ms)
-        ms = keepalive / per_rule;
-    return ms;
+    return rules_tick_ms(&l);
 }
 
 int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
@@ -319,7 +310,7 @@ static int read_some(struct conn *c, uint64_t now)
 static bool can_block(const struct conn *c, uint64_t now)
 {
     const struct serve_ctx *ctx = c->ctx;
-    uint64_t longest = TICKS_PER_WAIT * ctx->stop.tick_ms;
+    uint64_t longest = RULES_TICKS_PER_WAIT * ctx->stop.tick_ms;
 
     return ctx->stop.conn_slot != NULL && ctx->stop.tick_ms > 0 &&
            !c->stop_seen && outq_bytes(&ctx->out) == 0 &&

@@ -147,6 +147,29 @@ static void test_rules_next(void **state)
     assert_true(rules_next(&none, &c, true, 14000) == RULES_NEVER);
 }
 
+static void test_rules_tick(void **state)
+{
+    struct rules_limits l = {.idle_ms = 60000, .keepalive_ms = 5000};
+
+    (void)state;
+    /* The defaults: a quarter of the keepalive limit. */
+    assert_int_equal(rules_tick_ms(&l), 1250);
+    l.keepalive_ms = 0;
+    assert_int_equal(rules_tick_ms(&l), RULES_TICK_MAX_MS);
+    l.idle_ms = 1000;
+    assert_int_equal(rules_tick_ms(&l), 250);
+    /* Two ticks always fit in half of either limit. */
+    for (uint64_t ms = 1; ms < 100000; ms = ms * 3 + 1) {
+        l = (struct rules_limits){.idle_ms = ms, .keepalive_ms = 2 * ms};
+        assert_true(RULES_TICKS_PER_WAIT * rules_tick_ms(&l) <= ms / 2);
+    }
+    /* Limits of a few milliseconds leave no room for a blocking wait. */
+    l = (struct rules_limits){.idle_ms = 3, .keepalive_ms = 0};
+    assert_int_equal(rules_tick_ms(&l), 0);
+    l = (struct rules_limits){0};
+    assert_int_equal(rules_tick_ms(&l), RULES_TICK_MAX_MS);
+}
+
 static void test_rules_reason_names(void **state)
 {
     (void)state;
@@ -169,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_rules_order),
         cmocka_unit_test(test_rules_watch_waiters),
         cmocka_unit_test(test_rules_next),
+        cmocka_unit_test(test_rules_tick),
         cmocka_unit_test(test_rules_reason_names),
     };
 
