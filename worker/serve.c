@@ -77,11 +77,19 @@ static uint64_t seconds_to_ms(double s)
     return s <= 0 ? 0 : (uint64_t)(s * MS_PER_S + 0.5);
 }
 
+/* The rules' limits from the command line's seconds. */
+static struct rules_limits limits_of(const struct serve_opts *o)
+{
+    return (struct rules_limits){
+        .idle_ms = seconds_to_ms(o->idle_timeout),
+        .keepalive_ms = seconds_to_ms(o->keepalive_timeout),
+        .min_rate = o->min_rate,
+    };
+}
+
 uint64_t serve_tick_ms(const struct serve_opts *o)
 {
-    struct rules_limits l = {.idle_ms = seconds_to_ms(o->idle_timeout),
-                             .keepalive_ms =
-                                 seconds_to_ms(o->keepalive_timeout)};
+    struct rules_limits l = limits_of(o);
 
     return rules_tick_ms(&l);
 }
@@ -96,9 +104,7 @@ int serve_ctx_init(struct serve_ctx *ctx, const struct serve_opts *o,
     ctx->rcap = RBUF_SIZE;
     outq_init(&ctx->out);
     rng_seed(&ctx->rng, o->seed);
-    ctx->limits.idle_ms = seconds_to_ms(o->idle_timeout);
-    ctx->limits.keepalive_ms = seconds_to_ms(o->keepalive_timeout);
-    ctx->limits.min_rate = o->min_rate;
+    ctx->limits = limits_of(o);
     ctx->listen_fd = o->listen_fd;
     /* The supervisor enforces the timeout itself (SIGKILL, exit 3); the
      * worker's own deadline, a little later, only matters when the
@@ -257,7 +263,7 @@ static void moved(struct conn *c, uint64_t n, uint64_t now)
 
 /*
  * What one recv() returned: 1 when data or the end of the stream arrived,
- * 0 when nothing did (would block, timed out, interrupted), -errno to close.
+ * 0 when nothing did (would block, interrupted), -errno to close.
  */
 static int took(struct conn *c, ssize_t n, uint64_t now)
 {
@@ -300,20 +306,25 @@ static int read_some(struct conn *c, uint64_t now)
     return took(c, n, now);
 }
 
+/* Whether the owner gave the means to wait inside recv(): a stop handler
+ * that can wake it and a tick that bounds it (tick.h). */
+static bool blocking_waits(const struct serve_ctx *ctx)
+{
+    return ctx->stop.conn_slot != NULL && ctx->stop.tick_ms > 0;
+}
+
 /*
  * Whether the next bytes can be awaited inside recv(), the way an echo
- * server waits: a stop handler that can wake it and a tick that bounds it
- * (tick.h), nothing to send (poll() would also watch for output), no stop
- * under way, no rule due within the longest such wait, and no question of
- * waiting clients (the listener needs poll()).
+ * server waits: the means for it, nothing to send (poll() would also watch
+ * for output), no stop under way, no rule due within the longest such
+ * wait, and no question of waiting clients (the listener needs poll()).
  */
 static bool can_block(const struct conn *c, uint64_t now)
 {
     const struct serve_ctx *ctx = c->ctx;
     uint64_t longest = RULES_TICKS_PER_WAIT * ctx->stop.tick_ms;
 
-    return ctx->stop.conn_slot != NULL && ctx->stop.tick_ms > 0 &&
-           !c->stop_seen && outq_bytes(&ctx->out) == 0 &&
+    return blocking_waits(ctx) && !c->stop_seen && outq_bytes(&ctx->out) == 0 &&
            (ctx->listen_fd < 0 ||
             !rules_watch_waiters(&ctx->limits, &c->r, now)) &&
            next_deadline(c, now) >= now + longest;
@@ -529,7 +540,7 @@ enum close_reason serve_conn(struct serve_ctx *ctx, int fd,
     c.fd = fd;
     c.peer = peer;
     /* With a blocking wait, the first recv() may as well be that one. */
-    c.maybe_readable = ctx->stop.conn_slot == NULL;
+    c.maybe_readable = !blocking_waits(ctx);
     c.accepted_ms = c.r.last_io_ms = serve_now_ms();
     answer_init(&c.ans, &ctx->out, &ctx->rng);
     c.ans.stats = ctx->stats;
